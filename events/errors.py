@@ -1,0 +1,39 @@
+"""One exception tree for the whole project, rooted in `KafkaTasksError`.
+
+Retry semantics are attributes (`retryable`), and every message says what to do next.
+"""
+from __future__ import annotations
+
+
+class KafkaTasksError(Exception):
+    """Base of every error Kafka Tasks raises on purpose."""
+
+    retryable: bool = False
+
+
+class PipelineDefinitionError(KafkaTasksError, ValueError):
+    """A pipeline was built wrongly (empty, `finally_do` not last, ...)."""
+
+
+class UnsupportedValueError(KafkaTasksError, TypeError):
+    """An argument, result or state holds a value Avro cannot carry."""
+
+
+class UnknownTaskError(KafkaTasksError, LookupError):
+    """A request names a task no `@tasks.bind()` registered."""
+
+
+class DecodeError(KafkaTasksError, ValueError):
+    """Bytes that are not a Kafka Tasks event. Keeps the raw bytes for the dead-letter record."""
+
+    def __init__(self, message: str, raw: bytes) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class IllegalTransitionError(KafkaTasksError, RuntimeError):
+    """A pipeline status change the transition table forbids: a bug, never user input."""
+
+
+class ActionRejectedError(KafkaTasksError, RuntimeError):
+    """Pause/unpause/cancel or a re-submission that the pipeline's status does not allow."""

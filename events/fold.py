@@ -1,0 +1,96 @@
+"""evolve(state, event) -> state: the pure fold of the orchestrator's input events.
+
+The fold records facts and leaves an agenda for `decide`; it never chooses what to send.
+Redelivered and stale events are dropped here and only here, so at-least-once delivery never
+applies an event twice.
+"""
+from __future__ import annotations
+
+from functools import singledispatch
+
+from events.messages import PipelineActionRequested, PipelineSubmitted, TaskFailed, TaskSucceeded
+from events.state import Failure, PipelineState, Success, TaskRun, TaskStatus, Work, new_state
+from events.status import PipelineStatus
+
+
+def evolve(state: PipelineState | None, event: object) -> PipelineState | None:
+    """Fold one input event into the state of its pipeline (None: not seen yet)."""
+    return _evolve(event, state)
+
+
+@singledispatch
+def _evolve(event: object, state: PipelineState | None) -> PipelineState | None:
+    # Output events (TaskRequested, PipelineFinished, ...) are facts the orchestrator already
+    # holds in its state when it decides them; seeing one again changes nothing.
+    return state
+
+
+@_evolve.register
+def _(event: PipelineSubmitted, state: PipelineState | None) -> PipelineState | None:
+    if state is None:
+        return new_state(event, run=1)
+    if event.submission_id == state.submission.submission_id:
+        return state  # redelivered submission
+    if state.status.is_finished:
+        return new_state(event, run=state.run + 1)  # re-run: a fresh run, stale results ignored
+    return _add_work(state, (Work.REJECT_SUBMISSION, event))
+
+
+@_evolve.register
+def _(event: TaskSucceeded, state: PipelineState | None) -> PipelineState | None:
+    task = _accepting(state, event)
+    if task is None or state is None:
+        return state
+    if task.status is TaskStatus.RUNNING and event.child is not None:
+        run = TaskRun(TaskStatus.AWAITING_CHILD, task.attempt, task.request)
+        state = state.evolve(tasks=state.tasks.set(event.uid, run))
+        return _add_work(state, (Work.SPAWN_CHILD, event.uid, event))
+    outcome = Success(event.result, event.state)
+    run = TaskRun(TaskStatus.SUCCEEDED, task.attempt, None, outcome, pause_after=event.pause)
+    return _record(state, event.uid, run, event.state)
+
+
+@_evolve.register
+def _(event: TaskFailed, state: PipelineState | None) -> PipelineState | None:
+    task = _accepting(state, event)
+    if task is None or state is None:
+        return state
+    outcome = Failure(event.error, event.state)
+    # The request stays: decide may retry it unchanged.
+    run = TaskRun(TaskStatus.FAILED, task.attempt, task.request, outcome, event.exception_mro)
+    return _record(state, event.uid, run, event.state)
+
+
+@_evolve.register
+def _(event: PipelineActionRequested, state: PipelineState | None) -> PipelineState | None:
+    if state is None:
+        return None  # nothing to act on: the caller learns it from the status query
+    if event.action_id in state.seen_actions:
+        return state
+    state = state.evolve(seen_actions=state.seen_actions.set(event.action_id, True))
+    return _add_work(state, (Work.ACTION, event))
+
+
+def _accepting(state: PipelineState | None, event: TaskSucceeded | TaskFailed) -> TaskRun | None:
+    """The task run this outcome belongs to, or None when the outcome is stale or a duplicate."""
+    if state is None or event.run != state.run or state.status.is_finished:
+        return None
+    task = state.tasks.get(event.uid)
+    if task is None or task.attempt != event.attempt:
+        return None
+    if state.status is PipelineStatus.CANCELLING and event.uid != state.plan.finally_uid:
+        return None  # a cancelled pipeline only waits for its finally
+    if task.status is TaskStatus.RUNNING:
+        return task
+    if task.status is TaskStatus.AWAITING_CHILD and getattr(event, "child", None) is None:
+        return task  # the child pipeline's outcome
+    return None
+
+
+def _record(state: PipelineState, uid: str, run: TaskRun, task_state: object) -> PipelineState:
+    state = state.evolve(tasks=state.tasks.set(uid, run), last_state=task_state)
+    return _add_work(state, (Work.TASK_DONE, uid))
+
+
+def _add_work(state: PipelineState, item: tuple) -> PipelineState:
+    return state.evolve(agenda=state.agenda + (item,))

@@ -1,0 +1,176 @@
+"""The events: immutable facts with past-tense names, one Avro schema each (see `schemas/`).
+
+Inputs the orchestrator folds: `PipelineSubmitted`, `TaskSucceeded`, `TaskFailed`,
+`PipelineActionRequested`. Everything else is decided by it (`events.decide`) and published:
+`TaskRequested` to workers, `PipelineFinished`/`SubmissionRejected`/`PipelineActionApplied` to the
+caller, `PipelineStatusChanged`/`TasksSkipped`/`RetryScheduled` to the status topic. A child
+pipeline's `PipelineSubmitted` and its final `TaskSucceeded`/`TaskFailed` go back in as inputs.
+"""
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from events.spec import PipelineSpec, RetrySpec
+from events.status import PipelineStatus
+from events.task_exception import TaskException
+
+_CHILD_NAMESPACE = uuid.UUID("6f1c3a52-0d7e-4c39-9a49-4a7f0b1f7c11")
+
+
+def request_id(pipeline_id: str, run: int, uid: str, attempt: int) -> str:
+    """A task request's id: derived, never random, so a replay produces the same ids."""
+    return f"{pipeline_id}:{run}:{uid}:{attempt}"
+
+
+def child_pipeline_id(parent_request_id: str) -> str:
+    return str(uuid.uuid5(_CHILD_NAMESPACE, parent_request_id))
+
+
+class Action(enum.Enum):
+    PAUSE = "PAUSE"
+    UNPAUSE = "UNPAUSE"
+    CANCEL = "CANCEL"
+
+
+@dataclass(frozen=True, slots=True)
+class ParentTask:
+    """Which task of which pipeline waits for a child pipeline's outcome."""
+
+    pipeline_id: str
+    run: int
+    uid: str
+    attempt: int
+    is_fruitful: bool = True
+    state: Any = None  # the state the orchestrating task returned with the pipeline
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSubmitted:
+    pipeline_id: str
+    submission_id: str
+    spec: PipelineSpec
+    reply_topic: str | None = None
+    parent: ParentTask | None = None
+    root_pipeline_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequested:
+    pipeline_id: str
+    run: int
+    uid: str
+    attempt: int
+    task_name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    state: Any = None
+    is_fruitful: bool = True
+    retry: RetrySpec | None = None
+    worker_name: str | None = None
+    display_name: str | None = None
+    root_pipeline_id: str | None = None
+
+    @property
+    def request_id(self) -> str:
+        return request_id(self.pipeline_id, self.run, self.uid, self.attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSucceeded:
+    pipeline_id: str
+    run: int
+    uid: str
+    attempt: int
+    result: Any = ()
+    state: Any = None
+    child: PipelineSpec | None = None  # set when the task returned a pipeline (an orchestrator task)
+    pause: bool = False  # the task asked the pipeline to pause after it (`with_pause_pipeline`)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    pipeline_id: str
+    run: int
+    uid: str
+    attempt: int
+    error: TaskException
+    state: Any = None
+    exception_mro: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled:
+    pipeline_id: str
+    run: int
+    uid: str
+    attempt: int  # the attempt that will run
+    due_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineActionRequested:
+    pipeline_id: str
+    action_id: str
+    action: Action
+    reply_topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineActionApplied:
+    pipeline_id: str
+    action_id: str
+    action: Action
+    accepted: bool
+    message: str = ""
+    reply_topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStatusChanged:
+    pipeline_id: str
+    run: int
+    status: PipelineStatus
+    previous: PipelineStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TasksSkipped:
+    pipeline_id: str
+    run: int
+    uids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineFinished:
+    pipeline_id: str
+    run: int
+    submission_id: str
+    status: PipelineStatus
+    result: Any = None
+    error: TaskException | None = None
+    state: Any = None
+    reply_topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRejected:
+    pipeline_id: str
+    submission_id: str
+    message: str
+    reply_topic: str | None = None
+
+
+InputEvent = Union[PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested]
+Event = Union[
+    InputEvent,
+    TaskRequested,
+    RetryScheduled,
+    PipelineActionApplied,
+    PipelineStatusChanged,
+    TasksSkipped,
+    PipelineFinished,
+    SubmissionRejected,
+]

@@ -1,0 +1,47 @@
+"""The value shape of a failed task, as handlers and `return_exceptions` groups receive it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+AGGREGATED_ERROR_TYPE = "kafka_tasks.AggregatedError"
+CANCELLED_ERROR_TYPE = "kafka_tasks.PipelineCancelledError"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskException:
+    """A task's failure, carried as data.
+
+    Attributes:
+        task_id: uid of the task (or group) that failed.
+        exception_type: qualified class name of the original exception, e.g. ``builtins.ValueError``.
+        exception_message: ``str()`` of the original exception.
+        stacktrace: the formatted traceback from the worker.
+    """
+
+    task_id: str
+    exception_type: str
+    exception_message: str
+    stacktrace: str = ""
+
+    @property
+    def message(self) -> str:
+        return self.exception_message
+
+    def __str__(self) -> str:
+        return f"{self.exception_type}: {self.exception_message}"
+
+
+def aggregate(group_id: str, failures: list[TaskException]) -> TaskException:
+    """One error for a group whose branches failed: every branch's message, in group order."""
+    return TaskException(
+        task_id=group_id,
+        exception_type=AGGREGATED_ERROR_TYPE,
+        exception_message="|".join(
+            f"{f.task_id}, {f.exception_type}, {f.exception_message}" for f in failures
+        ),
+        stacktrace="|".join(f.stacktrace for f in failures),
+    )
+
+
+def cancelled(pipeline_id: str) -> TaskException:
+    return TaskException(pipeline_id, CANCELLED_ERROR_TYPE, "Pipeline was cancelled")

@@ -1,0 +1,39 @@
+"""Kafka Tasks: durable Celery-style pipelines on Kafka. The public API."""
+from __future__ import annotations
+
+from events.messages import Action
+from events.status import PipelineStatus
+from events.task_exception import TaskException
+from streams.app import KafkaTasks
+from streams.builder import PipelineBuilder, in_parallel
+from streams.context import TaskContext
+from streams.effects import with_pause_pipeline
+from streams.errors import (
+    ActionRejectedError,
+    DecodeError,
+    KafkaTasksError,
+    PipelineDefinitionError,
+    TaskError,
+    UnknownTaskError,
+    UnsupportedValueError,
+)
+from streams.retry import RetryPolicy
+
+__all__ = [
+    "Action",
+    "ActionRejectedError",
+    "DecodeError",
+    "KafkaTasks",
+    "KafkaTasksError",
+    "PipelineBuilder",
+    "PipelineDefinitionError",
+    "PipelineStatus",
+    "RetryPolicy",
+    "TaskContext",
+    "TaskError",
+    "TaskException",
+    "UnknownTaskError",
+    "UnsupportedValueError",
+    "in_parallel",
+    "with_pause_pipeline",
+]

@@ -1,0 +1,98 @@
+"""KafkaTasks: the task registry and the entry point users hold."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+from events.errors import UnknownTaskError
+from streams.builder import PipelineBuilder
+from streams.retry import RetryPolicy
+from streams.task import BoundTask
+
+
+class KafkaTasks:
+    """The registry of tasks for one application.
+
+    Args:
+        app_id: names the application; prefixes its Kafka topics and consumer groups.
+        default_worker_name: worker (request topic) for tasks that do not name one.
+    """
+
+    def __init__(self, app_id: str, default_worker_name: str | None = None) -> None:
+        if not app_id or not app_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValueError(
+                f"app_id {app_id!r} must be letters, digits, '-', '_' or '.': it names Kafka topics"
+            )
+        self.app_id = app_id
+        self.default_worker_name = default_worker_name
+        self._tasks: dict[str, BoundTask] = {}
+
+    def bind(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        with_state: bool = False,
+        is_fruitful: bool = True,
+        retry_policy: RetryPolicy | None = None,
+        worker_name: str | None = None,
+        display_name: str | None = None,
+        with_context: bool = False,
+        module_name: str | None = None,
+    ) -> Any:
+        """Register a function as a task: `@tasks.bind()` (or `@tasks.bind`).
+
+        Args:
+            with_state: the pipeline state comes in as the first argument (after the context) and
+                the function returns `(new_state, *results)`.
+            is_fruitful: False drops the result: the next step receives nothing from this one.
+            retry_policy: retry failures before the pipeline sees them.
+            worker_name: run on workers of this name (a request topic, like a Celery queue).
+            display_name: a friendly name for events and dashboards.
+            with_context: a `TaskContext` comes in as the first argument.
+            module_name: publish the task as `module_name.function` instead of its real module.
+        """
+
+        def register(func: Callable[..., Any]) -> BoundTask:
+            name = f"{module_name or func.__module__}.{func.__qualname__}"
+            task = BoundTask(
+                func,
+                name,
+                with_state=with_state,
+                is_fruitful=is_fruitful,
+                retry=retry_policy.to_spec() if retry_policy else None,
+                worker_name=worker_name or self.default_worker_name,
+                display_name=display_name,
+                with_context=with_context,
+            )
+            self._tasks[name] = task
+            return task
+
+        return register(fn) if fn is not None else register
+
+    def get_task(self, name: str) -> BoundTask:
+        try:
+            return self._tasks[name]
+        except KeyError:
+            raise UnknownTaskError(
+                f"{name} is not a registered task of app {self.app_id!r}: import the module that "
+                "defines it with @tasks.bind() in this worker (or check the task name)"
+            ) from None
+
+    @property
+    def task_names(self) -> list[str]:
+        return sorted(self._tasks)
+
+    def in_process(self) -> Any:
+        """A driver that runs pipelines in this process, through the same engine as Kafka."""
+        from streams.inprocess import InProcessRunner
+
+        return InProcessRunner(self)
+
+    def run(self, pipeline: PipelineBuilder, timeout: float | None = None) -> Any:
+        """Run `pipeline` in this process and return its result, or raise `TaskError`."""
+        return asyncio.run(self.run_async(pipeline, timeout))
+
+    async def run_async(self, pipeline: PipelineBuilder, timeout: float | None = None) -> Any:
+        runner = self.in_process()
+        pipeline_id = await runner.start_async(pipeline)
+        return await runner.result_async(pipeline_id, timeout)

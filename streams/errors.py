@@ -1,0 +1,61 @@
+"""Errors users catch. Every class derives from `KafkaTasksError`."""
+from __future__ import annotations
+
+from typing import Any
+
+from events.errors import (
+    ActionRejectedError,
+    DecodeError,
+    KafkaTasksError,
+    PipelineDefinitionError,
+    UnknownTaskError,
+    UnsupportedValueError,
+)
+from events.task_exception import CANCELLED_ERROR_TYPE, TaskException
+
+__all__ = [
+    "ActionRejectedError",
+    "DecodeError",
+    "KafkaTasksError",
+    "PipelineDefinitionError",
+    "TaskError",
+    "UnknownTaskError",
+    "UnsupportedValueError",
+]
+
+
+class TaskError(KafkaTasksError):
+    """A pipeline ended in failure (or was cancelled).
+
+    Attributes:
+        exception_type: qualified name of the original exception, e.g. ``builtins.ValueError``.
+        message: the original exception's message.
+        stacktrace: the traceback from the worker that ran the task.
+        pipeline_id: the pipeline that failed.
+        state: the pipeline state at the failure.
+    """
+
+    def __init__(
+        self,
+        exception_type: str,
+        message: str,
+        stacktrace: str = "",
+        pipeline_id: str | None = None,
+        state: Any = None,
+    ) -> None:
+        super().__init__(f"{exception_type}: {message}")
+        self.exception_type = exception_type
+        self.message = message
+        self.stacktrace = stacktrace
+        self.pipeline_id = pipeline_id
+        self.state = state
+
+    @property
+    def is_cancellation(self) -> bool:
+        return self.exception_type == CANCELLED_ERROR_TYPE
+
+    @staticmethod
+    def of(error: TaskException, pipeline_id: str | None = None, state: Any = None) -> TaskError:
+        return TaskError(
+            error.exception_type, error.exception_message, error.stacktrace, pipeline_id, state
+        )

@@ -1,0 +1,120 @@
+"""Run one TaskRequested against the registered functions: the worker's job, for both drivers.
+
+Every failure, including a missing task or an unsendable result, comes back as a `TaskFailed`
+event with a message that says what to do; nothing here raises into the caller.
+"""
+from __future__ import annotations
+
+import inspect
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from events.errors import PipelineDefinitionError
+from events.messages import TaskFailed, TaskRequested, TaskSucceeded
+from events.spec import validate
+from events.task_exception import TaskException
+from events.values import ensure_carriable
+from streams.builder import PipelineBuilder
+from streams.context import TaskContext
+from streams.effects import PausePipeline
+from streams.retry import qualified_name
+from streams.task import EMPTY, BoundTask
+
+if TYPE_CHECKING:
+    from streams.app import KafkaTasks
+
+
+async def execute(tasks: KafkaTasks, request: TaskRequested) -> TaskSucceeded | TaskFailed:
+    try:
+        task = tasks.get_task(request.task_name)
+        args, kwargs = bind_arguments(task, request)
+        returned = task.fn(*args, **kwargs)
+        if inspect.isawaitable(returned):
+            returned = await returned
+        returned = await _materialise(returned)
+        return _succeeded(task, request, returned)
+    except Exception as ex:  # the task's failure is data for the pipeline, not our crash
+        return failed(request, ex)
+
+
+def failed(request: TaskRequested, ex: BaseException) -> TaskFailed:
+    error = TaskException(
+        task_id=request.uid,
+        exception_type=qualified_name(type(ex)),
+        exception_message=str(ex),
+        stacktrace="".join(traceback.format_exception(ex)),
+    )
+    mro = tuple(qualified_name(c) for c in type(ex).__mro__)
+    # A failed task hands on the state it was given: its mutations are lost.
+    return TaskFailed(
+        request.pipeline_id, request.run, request.uid, request.attempt, error, request.state, mro
+    )
+
+
+def bind_arguments(task: BoundTask, request: TaskRequested) -> tuple[list[Any], dict[str, Any]]:
+    """Match positional values to parameters the way Flink Tasks does (kwargs win by name)."""
+    pending = list(request.args)
+    if task.with_state:
+        pending.insert(0, request.state)
+    if task.with_context:
+        pending.insert(0, TaskContext(request))
+    kwargs = dict(request.kwargs)
+    bound: list[Any] = []
+    for name, default in task.signature.positional:
+        if name in kwargs:
+            bound.append(kwargs.pop(name))
+        elif not pending and default is not EMPTY:
+            bound.append(default)
+        elif pending:
+            bound.append(pending.pop(0))
+        else:
+            raise ValueError(
+                f"Not enough args supplied: task {task.name}{task.signature.text} got "
+                f"{len(request.args)} positional argument(s); bind the missing ones in send(...)"
+            )
+    if pending:
+        if not task.signature.has_var_args:
+            raise ValueError(
+                f"Too many args supplied: task {task.name}{task.signature.text} got "
+                f"{len(pending)} more than it takes (the previous step's result comes first)"
+            )
+        bound.extend(pending)
+    return bound, kwargs
+
+
+async def _materialise(value: Any) -> Any:
+    # Generators are lists by the time they travel.
+    if inspect.isasyncgen(value):
+        return [item async for item in value]
+    if inspect.isgenerator(value):
+        return list(value)
+    return value
+
+
+def _succeeded(task: BoundTask, request: TaskRequested, returned: Any) -> TaskSucceeded:
+    pause = isinstance(returned, PausePipeline)
+    if pause:
+        returned = returned.results if len(returned.results) != 1 else returned.results[0]
+    items = returned if type(returned) is tuple else (returned,)  # a NamedTuple is one value
+    state = request.state
+    if task.with_state:
+        state, items = (items[0], items[1:]) if items else (None, ())
+    result: Any = items[0] if len(items) == 1 else items
+    if isinstance(result, PipelineBuilder):
+        errors = validate(result.to_spec())
+        if errors:
+            raise PipelineDefinitionError(
+                f"task {task.name} returned an invalid pipeline: " + ", ".join(errors)
+            )
+        ensure_carriable(state, f"the state returned by task {task.name}")
+        return TaskSucceeded(
+            request.pipeline_id, request.run, request.uid, request.attempt, None, state,
+            child=result.to_spec(),
+        )
+    if not (task.is_fruitful and request.is_fruitful):
+        result = ()
+    ensure_carriable(result, f"the result of task {task.name}")
+    ensure_carriable(state, f"the state returned by task {task.name}")
+    return TaskSucceeded(
+        request.pipeline_id, request.run, request.uid, request.attempt, result, state, pause=pause
+    )

@@ -1,0 +1,168 @@
+"""The in-process driver: the orchestrator's fold/decide and the worker's executor, wired by
+two queues instead of Kafka topics. For tests and debugging; same engine, same results.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable
+
+from events.decide import decide, next_wakeup, react
+from events.errors import ActionRejectedError
+from events.messages import (
+    Action,
+    Event,
+    PipelineActionApplied,
+    PipelineActionRequested,
+    PipelineFinished,
+    PipelineStatusChanged,
+    PipelineSubmitted,
+    SubmissionRejected,
+    TaskFailed,
+    TaskRequested,
+    TaskSucceeded,
+)
+from events.state import PipelineState
+from events.status import PipelineStatus
+from streams.builder import PipelineBuilder
+from streams.errors import TaskError
+from streams.executor import execute
+
+if TYPE_CHECKING:
+    from streams.app import KafkaTasks
+
+# Events that are inputs of some pipeline's fold (possibly another one: a child or its parent).
+_INPUTS = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested)
+
+
+class InProcessRunner:
+    """Runs pipelines to completion (or until paused) in this process, one task at a time."""
+
+    def __init__(self, tasks: KafkaTasks, clock: Callable[[], float] = time.monotonic) -> None:
+        self.tasks = tasks
+        self.clock = clock
+        self.states: dict[str, PipelineState | None] = {}
+        self.published: list[Event] = []  # everything decided, in order: the status topic's view
+        self.executed: list[TaskRequested] = []  # every request a worker ran, retries included
+        self._inbox: deque[Any] = deque()
+        self._work: deque[TaskRequested] = deque()
+        self._finished: dict[str, PipelineFinished] = {}
+        self._rejected: dict[str, SubmissionRejected] = {}
+        self._answers: dict[str, PipelineActionApplied] = {}
+
+    # -- async API ---------------------------------------------------------------------------
+
+    async def start_async(self, pipeline: PipelineBuilder) -> str:
+        """Submit `pipeline` and run until it finishes or cannot go on (paused); return its id."""
+        pipeline.validate()
+        submission_id = str(uuid.uuid4())
+        self._inbox.append(PipelineSubmitted(pipeline.id, submission_id, pipeline.to_spec()))
+        await self.run_until_idle_async()
+        rejected = self._rejected.pop(submission_id, None)
+        if rejected is not None:
+            raise ActionRejectedError(rejected.message)
+        return pipeline.id
+
+    async def result_async(self, pipeline_id: str, timeout: float | None = None) -> Any:
+        await self.run_until_idle_async(timeout)
+        finished = self._finished.get(pipeline_id)
+        if finished is None:
+            raise RuntimeError(
+                f"pipeline {pipeline_id} is {self.status(pipeline_id).name} and cannot go on by "
+                "itself: unpause or cancel it first"
+            )
+        if finished.error is not None:
+            raise TaskError.of(finished.error, pipeline_id, finished.state)
+        return finished.result
+
+    async def action_async(self, pipeline_id: str, action: Action) -> None:
+        action_id = str(uuid.uuid4())
+        self._inbox.append(PipelineActionRequested(pipeline_id, action_id, action))
+        await self.run_until_idle_async()
+        answer = self._answers.pop(action_id, None)
+        if answer is None:
+            raise ActionRejectedError(f"pipeline {pipeline_id} is unknown: submit it first")
+        if not answer.accepted:
+            raise ActionRejectedError(answer.message)
+
+    async def run_until_idle_async(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else self.clock() + timeout
+        while True:
+            self._fold_inbox()
+            if self._work:
+                request = self._work.popleft()
+                self.executed.append(request)
+                self._inbox.append(await execute(self.tasks, request))
+                continue
+            wake = min(
+                (w for w in map(next_wakeup, self.states.values()) if w is not None), default=None
+            )
+            if wake is None:
+                return
+            if deadline is not None and wake > deadline:
+                raise TimeoutError("pipeline did not finish in time (a retry is still scheduled)")
+            await asyncio.sleep(max(0.0, wake - self.clock()))
+            for pipeline_id, state in list(self.states.items()):
+                self.states[pipeline_id], commands = decide(state, self.clock())
+                self._route(commands)
+
+    # -- sync API, for scripts and tests -----------------------------------------------------
+
+    def start(self, pipeline: PipelineBuilder) -> str:
+        return asyncio.run(self.start_async(pipeline))
+
+    def result(self, pipeline_id: str, timeout: float | None = None) -> Any:
+        return asyncio.run(self.result_async(pipeline_id, timeout))
+
+    def run(self, pipeline: PipelineBuilder) -> Any:
+        return self.result(self.start(pipeline))
+
+    def pause(self, pipeline_id: str) -> None:
+        asyncio.run(self.action_async(pipeline_id, Action.PAUSE))
+
+    def unpause(self, pipeline_id: str) -> None:
+        asyncio.run(self.action_async(pipeline_id, Action.UNPAUSE))
+
+    def cancel(self, pipeline_id: str) -> None:
+        asyncio.run(self.action_async(pipeline_id, Action.CANCEL))
+
+    def status(self, pipeline_id: str) -> PipelineStatus:
+        state = self.states.get(pipeline_id)
+        return state.status if state is not None else PipelineStatus.PENDING
+
+    def status_history(self, pipeline_id: str) -> list[PipelineStatus]:
+        return [
+            e.status
+            for e in self.published
+            if isinstance(e, PipelineStatusChanged) and e.pipeline_id == pipeline_id
+        ]
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _fold_inbox(self) -> None:
+        while self._inbox:
+            event = self._inbox.popleft()
+            pipeline_id = event.pipeline_id
+            self.states[pipeline_id], commands = react(self.states.get(pipeline_id), event, self.clock())
+            if isinstance(event, PipelineActionRequested) and self.states[pipeline_id] is None:
+                self._answers[event.action_id] = PipelineActionApplied(
+                    pipeline_id, event.action_id, event.action, False, "unknown pipeline"
+                )
+            self._route(commands)
+
+    def _route(self, commands: list[Event]) -> None:
+        for command in commands:
+            if isinstance(command, TaskRequested):
+                self._work.append(command)
+                continue
+            self.published.append(command)
+            if isinstance(command, _INPUTS):
+                self._inbox.append(command)
+            elif isinstance(command, PipelineFinished):
+                self._finished[command.pipeline_id] = command
+            elif isinstance(command, SubmissionRejected):
+                self._rejected[command.submission_id] = command
+            elif isinstance(command, PipelineActionApplied):
+                self._answers[command.action_id] = command
