@@ -43,7 +43,7 @@ def _find_problem(value: Any, path: str) -> tuple[str, Any] | None:
             if not INT64_MIN <= item <= INT64_MAX:
                 return f"{where} (an int outside 64 bits)", item
             continue
-        if kind in (list, tuple):
+        if isinstance(item, (list, tuple)):  # a NamedTuple travels as a plain tuple
             stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
             continue
         if kind is dict:

@@ -1,0 +1,351 @@
+"""The tasks the scenario suite runs. A module of its own so a Kafka worker can import it too."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from streams import (
+    KafkaTasks,
+    RetryPolicy,
+    TaskContext,
+    TaskException,
+    in_parallel,
+    with_pause_pipeline,
+)
+
+tasks = KafkaTasks(app_id="scenarios")
+
+# Per-process counters for flaky tasks, keyed by the caller's key: a test uses a fresh key.
+CALLS: dict[str, int] = {}
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+@tasks.bind()
+def echo(*args: Any) -> Any:
+    return args
+
+
+@tasks.bind()
+def multiply(a: float, b: float) -> float:
+    return a * b
+
+
+@tasks.bind()
+def add(a: float, b: float = 1) -> float:
+    return a + b
+
+
+@tasks.bind()
+def subtract(a: float, b: float) -> float:
+    return a - b
+
+
+@tasks.bind()
+def average(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+@tasks.bind()
+def hello(first_name: str, last_name: str, title: str = "") -> str:
+    return f"Hello {title + ' ' if title else ''}{first_name} {last_name}"
+
+
+@tasks.bind()
+def join(*args: Any, sep: str = "-") -> str:
+    return sep.join(str(a) for a in args)
+
+
+@tasks.bind()
+def pair(a: Any, b: Any) -> tuple[Any, Any]:
+    return a, b
+
+
+@tasks.bind()
+def as_list(*args: Any) -> list[Any]:
+    return list(args)
+
+
+@tasks.bind()
+def count_args(*args: Any, **kwargs: Any) -> int:
+    return len(args) + len(kwargs)
+
+
+@tasks.bind()
+def kwargs_of(**kwargs: Any) -> dict[str, Any]:
+    return dict(sorted(kwargs.items()))
+
+
+@tasks.bind()
+def point(x: int, y: int) -> Point:
+    return Point(x, y)
+
+
+@tasks.bind()
+def fail(*args: Any, message: str = "I am supposed to fail") -> None:
+    raise ValueError(message)
+
+
+@tasks.bind()
+def fail_type(*args: Any, message: str = "bad type") -> None:
+    raise TypeError(message)
+
+
+class CustomError(LookupError):
+    pass
+
+
+@tasks.bind()
+def fail_custom(*args: Any) -> None:
+    raise CustomError("custom")
+
+
+@tasks.bind()
+def describe_error(ex: TaskException, *args: Any) -> str:
+    return f"{ex.exception_type}: {ex.exception_message}"
+
+
+@tasks.bind()
+def handled(ex: TaskException, value: Any = "handled") -> Any:
+    return value
+
+
+@tasks.bind()
+def rethrow(ex: TaskException, *args: Any) -> None:
+    raise RuntimeError(f"rethrown {ex.exception_message}")
+
+
+@tasks.bind(is_fruitful=False)
+def noop(*args: Any) -> str:
+    return "dropped"
+
+
+@tasks.bind()
+def record(key: str, *args: Any) -> str:
+    """Counts its calls under `key` (for finally/cleanup checks)."""
+    CALLS[key] = CALLS.get(key, 0) + 1
+    return key
+
+
+@tasks.bind(is_fruitful=False)
+def cleanup(key: str, *args: Any) -> None:
+    CALLS[key] = CALLS.get(key, 0) + 1
+
+
+@tasks.bind(is_fruitful=False)
+def cleanup_fails(*args: Any) -> None:
+    raise ValueError("error in finally")
+
+
+@tasks.bind()
+def flaky(key: str, failures: int, value: Any = "ok") -> Any:
+    CALLS[key] = CALLS.get(key, 0) + 1
+    if CALLS[key] <= failures:
+        raise ValueError(f"flaky {key} #{CALLS[key]}")
+    return value
+
+
+@tasks.bind(retry_policy=RetryPolicy(retry_for=[ValueError], max_retries=2))
+def flaky_bound(key: str, failures: int) -> str:
+    CALLS[key] = CALLS.get(key, 0) + 1
+    if CALLS[key] <= failures:
+        raise ValueError(f"flaky {key} #{CALLS[key]}")
+    return f"{key} after {CALLS[key]}"
+
+
+@tasks.bind()
+def flaky_custom(key: str, failures: int) -> str:
+    CALLS[key] = CALLS.get(key, 0) + 1
+    if CALLS[key] <= failures:
+        raise CustomError(f"custom {key} #{CALLS[key]}")
+    return "recovered"
+
+
+@tasks.bind(with_state=True)
+def set_state(state: Any, *args: Any, value: Any = None) -> Any:
+    return (value, *args)
+
+
+@tasks.bind(with_state=True)
+def read_state(state: Any, *args: Any) -> Any:
+    return state, state
+
+
+@tasks.bind(with_state=True)
+def merge_state(state: Any, *args: Any, key: str = "k", value: Any = 1) -> Any:
+    return ({**(state or {}), key: value}, *args)
+
+
+@tasks.bind(with_state=True)
+def increment_state(state: int) -> tuple[int, int]:
+    return state + 1, state + 1
+
+
+@tasks.bind(with_state=True)
+def state_only(state: Any) -> Any:
+    return "only state"  # one value from a with_state task is the new state; the result is ()
+
+
+@tasks.bind(with_state=True)
+def fail_with_state(state: Any, *args: Any) -> None:
+    raise ValueError(f"failed with state {state}")
+
+
+@tasks.bind(with_context=True)
+def whoami(context: TaskContext, *args: Any) -> dict[str, Any]:
+    return {
+        "task": context.task_name,
+        "pipeline": context.get_pipeline_id(),
+        "root": context.get_root_pipeline_id(),
+        "attempt": context.attempt,
+    }
+
+
+@tasks.bind(with_context=True, with_state=True)
+def context_and_state(context: TaskContext, state: Any, value: Any) -> Any:
+    return state, f"{context.task_name.rsplit('.', 1)[-1]}:{state}:{value}"
+
+
+@tasks.bind()
+async def async_add(a: float, b: float) -> float:
+    await asyncio.sleep(0)
+    return a + b
+
+
+@tasks.bind()
+def generate(n: int) -> Any:
+    yield from range(n)
+
+
+@tasks.bind()
+async def agenerate(n: int) -> Any:
+    for i in range(n):
+        yield i
+
+
+@tasks.bind()
+def numpy_std(values: list[float]) -> Any:
+    return np.std(np.array(values))
+
+
+@tasks.bind()
+def numpy_array(n: int) -> Any:
+    return np.arange(n, dtype=np.float32)
+
+
+@tasks.bind()
+def unsendable() -> Any:
+    return object()
+
+
+@tasks.bind()
+def pause_after(value: Any) -> Any:
+    return with_pause_pipeline(value)
+
+
+# -- orchestrator tasks: return a pipeline ---------------------------------------------------
+
+
+@tasks.bind()
+def compose(a: float, b: float, c: float) -> Any:
+    return multiply.send(a, b).continue_with(subtract, c)
+
+
+@tasks.bind()
+def maybe_double(x: float) -> Any:
+    return multiply.send(x, 2) if x > 10 else x
+
+
+@tasks.bind()
+def count_to(x: int, target: int = 10) -> Any:
+    if x >= target:
+        return x
+    return add.send(x, 1).continue_with(count_to, target)
+
+
+@tasks.bind()
+def fan_out(n: int) -> Any:
+    return in_parallel([multiply.send(i, i) for i in range(n)])
+
+
+@tasks.bind()
+def empty_fan_out() -> Any:
+    return in_parallel([])
+
+
+@tasks.bind()
+def failing_child() -> Any:
+    return add.send(1, 2).continue_with(fail, message="child failed")
+
+
+@tasks.bind(with_state=True)
+def isolated_child(state: Any, initial: Any) -> Any:
+    # The child starts from its own initial state; the parent keeps the state returned here.
+    return "parent state", increment_state.send().with_initial(state=initial)
+
+
+@tasks.bind(with_state=True)
+def inline_child(state: Any) -> Any:
+    return state, increment_state.send().inline()
+
+
+@tasks.bind(with_state=True)
+def inline_child_with_initial(state: Any, initial: Any) -> Any:
+    return state, increment_state.send().with_initial(state=initial).inline()
+
+
+@tasks.bind()
+def invalid_child() -> Any:
+    return add.send(1, 2).finally_do(cleanup, "x").continue_with(add, 3)
+
+
+@tasks.bind(is_fruitful=False)
+def non_fruitful_orchestrator() -> Any:
+    return add.send(1, 2)
+
+
+@tasks.bind()
+def child_with_finally(key: str) -> Any:
+    return add.send(1, 2).finally_do(cleanup, key)
+
+
+@tasks.bind()
+def slow_child(key: str) -> Any:
+    return record.send(key).wait().continue_with(echo, "after wait")
+
+
+@tasks.bind(retry_policy=RetryPolicy(retry_for=[ValueError], max_retries=3, delay=timedelta(milliseconds=5)))
+def delayed_flaky(key: str, failures: int) -> str:
+    CALLS[key] = CALLS.get(key, 0) + 1
+    if CALLS[key] <= failures:
+        raise ValueError("later")
+    return "done"
+
+
+CAPTURED: dict[str, Any] = {}
+
+
+@tasks.bind()
+def capture(key: str, *args: Any, **kwargs: Any) -> Any:
+    """Remembers exactly what it was called with."""
+    CAPTURED[key] = (args, kwargs)
+    return key
+
+
+@tasks.bind(with_state=True, is_fruitful=False)
+def capture_state(state: Any, key: str) -> Any:
+    CAPTURED[key] = state
+    return (state,)
+
+
+@tasks.bind()
+def mark(value: Any, key: str) -> Any:
+    """Counts a call under `key` and passes the previous result on."""
+    CALLS[key] = CALLS.get(key, 0) + 1
+    return value
