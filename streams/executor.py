@@ -113,6 +113,10 @@ def _succeeded(task: BoundTask, request: TaskRequested, returned: Any) -> TaskSu
         )
     if not (task.is_fruitful and request.is_fruitful):
         result = ()
+    elif isinstance(result, tuple) and type(result) is not tuple:
+        # A NamedTuple is one value when returned, but Avro carries it as a plain tuple; convert
+        # here so both drivers hand the next step the same thing.
+        result = tuple(result)
     ensure_carriable(result, f"the result of task {task.name}")
     ensure_carriable(state, f"the state returned by task {task.name}")
     return TaskSucceeded(

@@ -9,6 +9,7 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
+from events.codec import Codec
 from events.decide import decide, next_wakeup, react
 from events.errors import ActionRejectedError
 from events.messages import (
@@ -40,9 +41,23 @@ _INPUTS = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested
 class InProcessRunner:
     """Runs pipelines to completion (or until paused) in this process, one task at a time."""
 
-    def __init__(self, tasks: KafkaTasks, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        tasks: KafkaTasks,
+        clock: Callable[[], float] = time.monotonic,
+        codec: Codec | None = None,
+    ) -> None:
+        """
+        Args:
+            tasks: the registry whose functions run the tasks.
+            clock: the orchestrator's time source (retry delays).
+            codec: when given, every event crosses it as bytes, exactly as it would cross Kafka.
+        """
         self.tasks = tasks
         self.clock = clock
+        self._wire: Callable[[Any], Any] = (
+            (lambda event: codec.decode(codec.encode(event))) if codec else (lambda event: event)
+        )
         self.states: dict[str, PipelineState | None] = {}
         self.published: list[Event] = []  # everything decided, in order: the status topic's view
         self.executed: list[TaskRequested] = []  # every request a worker ran, retries included
@@ -58,7 +73,8 @@ class InProcessRunner:
         """Submit `pipeline` and run until it finishes or cannot go on (paused); return its id."""
         pipeline.validate()
         submission_id = str(uuid.uuid4())
-        self._inbox.append(PipelineSubmitted(pipeline.id, submission_id, pipeline.to_spec()))
+        submitted = PipelineSubmitted(pipeline.id, submission_id, pipeline.to_spec())
+        self._inbox.append(self._wire(submitted))
         await self.run_until_idle_async()
         rejected = self._rejected.pop(submission_id, None)
         if rejected is not None:
@@ -94,7 +110,7 @@ class InProcessRunner:
             if self._work:
                 request = self._work.popleft()
                 self.executed.append(request)
-                self._inbox.append(await execute(self.tasks, request))
+                self._inbox.append(self._wire(await execute(self.tasks, request)))
                 continue
             wake = min(
                 (w for w in map(next_wakeup, self.states.values()) if w is not None), default=None
@@ -153,7 +169,7 @@ class InProcessRunner:
             self._route(commands)
 
     def _route(self, commands: list[Event]) -> None:
-        for command in commands:
+        for command in map(self._wire, commands):
             if isinstance(command, TaskRequested):
                 self._work.append(command)
                 continue

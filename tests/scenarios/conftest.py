@@ -7,9 +7,9 @@ import pytest
 from tests.scenarios.drivers import InProcessDriver
 
 
-@pytest.fixture(params=["in-process"])
+@pytest.fixture(params=["in-process", "in-process-avro"])
 def driver(request: pytest.FixtureRequest) -> InProcessDriver:
-    return InProcessDriver()
+    return InProcessDriver(avro=request.param == "in-process-avro")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from events.codec import Codec
 from streams import PipelineBuilder, PipelineStatus
 from streams.inprocess import InProcessRunner
 from tests.scenarios.catalogue import tasks
@@ -28,10 +29,11 @@ class Driver(Protocol):
 
 
 class InProcessDriver:
-    name = "in-process"
+    """The engine in this process. With `avro=True` every event crosses the Avro codec as bytes."""
 
-    def __init__(self) -> None:
-        self.runner = InProcessRunner(tasks)
+    def __init__(self, avro: bool = False) -> None:
+        self.name = "in-process-avro" if avro else "in-process"
+        self.runner = InProcessRunner(tasks, codec=Codec() if avro else None)
 
     def run(self, pipeline: PipelineBuilder) -> Any:
         return self.runner.run(pipeline)
