@@ -1,0 +1,208 @@
+"""The fold and decide, given/when/then: given these events, when this one arrives, then this
+state and these commands."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from events.decide import decide, next_wakeup, react
+from events.errors import IllegalTransitionError
+from events.messages import (
+    Action,
+    PipelineActionApplied,
+    PipelineActionRequested,
+    PipelineFinished,
+    PipelineSubmitted,
+    RetryScheduled,
+    SubmissionRejected,
+    TaskFailed,
+    TaskRequested,
+    TasksSkipped,
+    TaskSucceeded,
+)
+from events.status import PipelineStatus, transition
+from events.task_exception import TaskException
+from streams import RetryPolicy, in_parallel
+from tests.scenarios.catalogue import add, cleanup, echo, handled, multiply
+
+S = PipelineStatus
+
+
+def requests(commands):
+    return [c for c in commands if isinstance(c, TaskRequested)]
+
+
+def succeed(request: TaskRequested, result, state=None) -> TaskSucceeded:
+    return TaskSucceeded(request.pipeline_id, request.run, request.uid, request.attempt, result, state)
+
+
+def fail(request: TaskRequested, message="boom", mro=("builtins.ValueError", "builtins.Exception")):
+    error = TaskException(request.uid, "builtins.ValueError", message)
+    return TaskFailed(request.pipeline_id, request.run, request.uid, request.attempt, error, request.state, mro)
+
+
+def submitted(builder, submission_id="s1"):
+    return PipelineSubmitted("p1", submission_id, builder.to_spec())
+
+
+def test_submission_requests_the_first_task_with_initial_args():
+    state, commands = react(None, submitted(add.send(2).with_initial(args=1, state="S")), 0.0)
+    [request] = requests(commands)
+    assert (request.task_name, request.args, request.state) == (add.name, (1, 2), "S")
+    assert request.request_id == f"p1:1:{request.uid}:0"
+    assert state.status is S.RUNNING
+
+
+def test_result_is_prepended_to_the_next_tasks_args():
+    state, commands = react(None, submitted(multiply.send(3, 2).continue_with(add, 1)), 0.0)
+    state, commands = react(state, succeed(requests(commands)[0], 6), 0.0)
+    [request] = requests(commands)
+    assert (request.task_name, request.args) == (add.name, (6, 1))
+
+
+def test_a_redelivered_result_changes_nothing():
+    state, commands = react(None, submitted(multiply.send(3, 2).continue_with(add, 1)), 0.0)
+    result = succeed(requests(commands)[0], 6)
+    state, _ = react(state, result, 0.0)
+    again, commands = react(state, result, 0.0)
+    assert again is state
+    assert commands == []
+
+
+def test_results_of_another_run_or_attempt_are_ignored():
+    state, commands = react(None, submitted(multiply.send(3, 2)), 0.0)
+    request = requests(commands)[0]
+    for stale in (replace(succeed(request, 6), run=0), replace(succeed(request, 6), attempt=1)):
+        assert react(state, stale, 0.0) == (state, [])
+
+
+def test_group_waits_for_every_branch_and_keeps_declaration_order():
+    state, commands = react(
+        None, submitted(in_parallel([echo.send(i) for i in range(3)]).continue_with(add)), 0.0
+    )
+    heads = requests(commands)
+    assert len(heads) == 3
+    state, commands = react(state, succeed(heads[2], 2), 0.0)
+    assert commands == []
+    state, commands = react(state, succeed(heads[0], 0), 0.0)
+    assert commands == []
+    state, commands = react(state, succeed(heads[1], 1), 0.0)
+    [continuation] = requests(commands)
+    assert continuation.args == ([0, 1, 2],)
+
+
+def test_max_parallelism_defers_branches_until_a_chain_completes():
+    state, commands = react(
+        None, submitted(in_parallel([echo.send(i) for i in range(3)], max_parallelism=1)), 0.0
+    )
+    [first] = requests(commands)
+    assert first.args == (0,)
+    state, commands = react(state, succeed(first, 0), 0.0)
+    [second] = requests(commands)
+    assert second.args == (1,)
+
+
+def test_retry_is_scheduled_then_dispatched_when_due():
+    policy = RetryPolicy(max_retries=1, delay=timedelta(seconds=5))
+    state, commands = react(None, submitted(add.send(1, 2).set(retry_policy=policy).with_initial(state="S")), 100.0)
+    request = requests(commands)[0]
+    state, commands = react(state, fail(request), 100.0)
+    [scheduled] = commands
+    assert scheduled == RetryScheduled("p1", 1, request.uid, 1, 105.0)
+    assert next_wakeup(state) == 105.0
+    assert decide(state, 104.0) == (state, [])
+    state, commands = decide(state, 105.0)
+    [retry] = requests(commands)
+    assert retry == replace(request, attempt=1)  # same args and state, next attempt
+
+
+def test_failure_not_matching_the_policy_is_not_retried():
+    policy = RetryPolicy(retry_for=[KeyError])
+    state, commands = react(None, submitted(add.send(1, 2).set(retry_policy=policy)), 0.0)
+    state, commands = react(state, fail(requests(commands)[0]), 0.0)
+    [finished] = [c for c in commands if isinstance(c, PipelineFinished)]
+    assert finished.status is S.FAILED and finished.error.exception_message == "boom"
+
+
+def test_failure_skips_to_the_handler_and_reports_the_skipped_tasks():
+    pipeline = add.send(1, 2).continue_with(add).continue_with(echo).exceptionally(handled)
+    state, commands = react(None, submitted(pipeline), 0.0)
+    state, commands = react(state, fail(requests(commands)[0]), 0.0)
+    [handler] = requests(commands)
+    assert handler.task_name == handled.name
+    assert isinstance(handler.args[0], TaskException)
+    [skipped] = [c for c in commands if isinstance(c, TasksSkipped)]
+    assert len(skipped.uids) == 2
+
+
+def test_resubmitting_a_running_pipeline_is_rejected():
+    state, _ = react(None, submitted(add.send(1, 2)), 0.0)
+    again, commands = react(state, submitted(add.send(1, 2), submission_id="s2"), 0.0)
+    [rejected] = commands
+    assert isinstance(rejected, SubmissionRejected)
+    assert "must have finished before they can be re-run" in rejected.message
+    assert again.run == 1 and again.status is S.RUNNING
+
+
+def test_resubmitting_a_finished_pipeline_starts_run_two_and_ignores_run_one():
+    state, commands = react(None, submitted(add.send(1, 2)), 0.0)
+    first = requests(commands)[0]
+    state, _ = react(state, succeed(first, 3), 0.0)
+    state, commands = react(state, submitted(add.send(1, 2), submission_id="s2"), 0.0)
+    assert state.run == 2 and requests(commands)[0].run == 2
+    assert react(state, succeed(first, 3), 0.0) == (state, [])
+
+
+def test_pause_holds_requests_and_unpause_sends_them():
+    state, commands = react(None, submitted(add.send(1, 2).continue_with(add)), 0.0)
+    state, _ = react(state, PipelineActionRequested("p1", "a1", Action.PAUSE), 0.0)
+    assert state.status is S.PAUSED
+    state, commands = react(state, succeed(requests(commands)[0], 3), 0.0)
+    assert requests(commands) == []
+    state, commands = react(state, PipelineActionRequested("p1", "a2", Action.UNPAUSE), 0.0)
+    [held] = requests(commands)
+    assert held.args == (3,)
+    assert [c for c in commands if isinstance(c, PipelineActionApplied)][0].accepted
+
+
+def test_an_action_applies_once():
+    state, _ = react(None, submitted(add.send(1, 2)), 0.0)
+    pause = PipelineActionRequested("p1", "a1", Action.PAUSE)
+    state, _ = react(state, pause, 0.0)
+    assert react(state, pause, 0.0) == (state, [])
+
+
+def test_cancel_dispatches_the_finally_then_ends_cancelled():
+    pipeline = add.send(1, 2).continue_with(add).finally_do(cleanup, "k")
+    state, commands = react(None, submitted(pipeline), 0.0)
+    running = requests(commands)[0]
+    state, commands = react(state, PipelineActionRequested("p1", "c1", Action.CANCEL), 0.0)
+    [finally_request] = requests(commands)
+    assert finally_request.task_name == cleanup.name
+    assert state.status is S.CANCELLING
+    assert react(state, succeed(running, 3), 0.0) == (state, [])  # swallowed while cancelling
+    state, commands = react(state, succeed(finally_request, ()), 0.0)
+    [finished] = [c for c in commands if isinstance(c, PipelineFinished)]
+    assert finished.status is S.CANCELLED
+    assert finished.error.exception_message == "Pipeline was cancelled"
+
+
+def test_folding_the_same_log_twice_gives_equal_states():
+    log = [submitted(in_parallel([echo.send(1), echo.send(2)]))]
+    state, commands = react(None, log[0], 0.0)
+    for request in requests(commands):
+        log.append(succeed(request, request.args[0]))
+    first = second = None
+    for event in log:
+        first, _ = react(first, event, 0.0)
+    for event in log:
+        second, _ = react(second, event, 0.0)
+    assert first == second
+    assert first.status is S.COMPLETED
+
+
+def test_illegal_transition_fails_loudly():
+    with pytest.raises(IllegalTransitionError, match="cannot go from COMPLETED to RUNNING"):
+        transition(S.COMPLETED, S.RUNNING)
