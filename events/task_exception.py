@@ -32,14 +32,23 @@ class TaskException:
 
 
 def aggregate(group_id: str, failures: list[TaskException]) -> TaskException:
-    """One error for a group whose branches failed: every branch's message, in group order."""
+    """One error for a group whose branches failed: every failed task's message, in group order.
+
+    A branch that failed with a nested group's aggregate contributes that aggregate's parts, so the
+    message lists the tasks that really failed, however deep, as `task id, type, message|...`.
+    """
+    messages, stacktraces = [], []
+    for f in failures:
+        if f.exception_type == AGGREGATED_ERROR_TYPE:
+            messages.append(f.exception_message)
+        else:
+            messages.append(f"{f.task_id}, {f.exception_type}, {f.exception_message}")
+        stacktraces.append(f.stacktrace)
     return TaskException(
         task_id=group_id,
         exception_type=AGGREGATED_ERROR_TYPE,
-        exception_message="|".join(
-            f"{f.task_id}, {f.exception_type}, {f.exception_message}" for f in failures
-        ),
-        stacktrace="|".join(f.stacktrace for f in failures),
+        exception_message="|".join(messages),
+        stacktrace="|".join(stacktraces),
     )
 
 

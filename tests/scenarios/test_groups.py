@@ -211,3 +211,17 @@ def test_num_stages_failure_is_reported(driver):
 def test_wide_fan_out(driver):
     pipeline = in_parallel([add.send(i, 0) for i in range(1000)]).continue_with(average)
     assert driver.run(pipeline) == 499.5
+
+
+def test_nested_group_failures_are_listed_flat(driver):
+    pipeline = in_parallel(
+        [in_parallel([fail.send(message="m1"), fail.send(message="m2")]), fail.send(message="m3")]
+    )
+    with pytest.raises(TaskError) as caught:
+        driver.run(pipeline)
+    parts = caught.value.message.split("|")
+    assert [p.rsplit(", ", 2)[1:] for p in parts] == [
+        ["builtins.ValueError", "m1"],
+        ["builtins.ValueError", "m2"],
+        ["builtins.ValueError", "m3"],
+    ]
