@@ -40,6 +40,7 @@ EVENT_TYPES: dict[str, type] = {
         m.TasksSkipped,
         m.PipelineFinished,
         m.SubmissionRejected,
+        m.TimerElapsed,
     )
 }
 

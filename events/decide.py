@@ -66,7 +66,24 @@ def decide(state: PipelineState | None, now: float) -> tuple[PipelineState | Non
 
 def react(state: PipelineState | None, event: object, now: float) -> tuple[PipelineState | None, list[Event]]:
     """One step of either driver: fold the event, then decide."""
+    if state is None and isinstance(event, PipelineActionRequested):
+        return None, [_unknown_pipeline(event)]
     return decide(evolve(state, event), now)
+
+
+def _unknown_pipeline(event: PipelineActionRequested) -> PipelineActionApplied:
+    if event.action is Action.STATUS:  # a pipeline not seen yet is pending, as in Flink Tasks
+        return PipelineActionApplied(
+            event.pipeline_id, event.action_id, event.action, True, S.PENDING.name, event.reply_topic
+        )
+    return PipelineActionApplied(
+        event.pipeline_id,
+        event.action_id,
+        event.action,
+        False,
+        f"pipeline {event.pipeline_id} is unknown: submit it first (or check the id)",
+        event.reply_topic,
+    )
 
 
 def next_wakeup(state: PipelineState | None) -> float | None:
@@ -432,6 +449,9 @@ class _Decision:
             self.set_status(S.PAUSED)
 
     def apply_action(self, event: PipelineActionRequested) -> None:
+        if event.action.is_query:
+            self.answer_query(event)
+            return
         if not self.status.accepts_actions:
             verb = "cancelled" if event.action is Action.CANCEL else "paused / un-paused"
             self.answer(
@@ -474,6 +494,17 @@ class _Decision:
             self.chains[task.chain_id] = ChainRun(task.position, start, start)
             self.dispatch(task.entry, start)
         # else: the finally is in flight; its outcome ends the pipeline as CANCELLED
+
+    def answer_query(self, event: PipelineActionRequested) -> None:
+        if event.action is Action.STATUS:
+            self.answer(event, True, self.status.name)
+        elif self.outcome is None:
+            self.answer(event, False, f"Task result not found: the pipeline is {self.status.name}")
+        else:
+            finished = self.reply(self.outcome, self.status)
+            if isinstance(finished, PipelineFinished):
+                self.out.append(replace(finished, reply_topic=event.reply_topic))
+            self.answer(event, True)
 
     def answer(self, event: PipelineActionRequested, accepted: bool, message: str = "") -> None:
         self.out.append(

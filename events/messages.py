@@ -1,7 +1,7 @@
 """The events: immutable facts with past-tense names, one Avro schema each (see `schemas/`).
 
 Inputs the orchestrator folds: `PipelineSubmitted`, `TaskSucceeded`, `TaskFailed`,
-`PipelineActionRequested`. Everything else is decided by it (`events.decide`) and published:
+`PipelineActionRequested`, `TimerElapsed`. Everything else is decided by it (`events.decide`) and published:
 `TaskRequested` to workers, `PipelineFinished`/`SubmissionRejected`/`PipelineActionApplied` to the
 caller, `PipelineStatusChanged`/`TasksSkipped`/`RetryScheduled` to the status topic. A child
 pipeline's `PipelineSubmitted` and its final `TaskSucceeded`/`TaskFailed` go back in as inputs.
@@ -33,6 +33,12 @@ class Action(enum.Enum):
     PAUSE = "PAUSE"
     UNPAUSE = "UNPAUSE"
     CANCEL = "CANCEL"
+    STATUS = "STATUS"  # answered with the status name in PipelineActionApplied.message
+    RESULT = "RESULT"  # answered by re-sending PipelineFinished, if the pipeline has finished
+
+    @property
+    def is_query(self) -> bool:
+        return self in (Action.STATUS, Action.RESULT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,14 @@ class PipelineActionRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class TimerElapsed:
+    """The orchestrator's clock reached a pipeline's next retry: decide what is now due."""
+
+    pipeline_id: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineActionApplied:
     pipeline_id: str
     action_id: str
@@ -163,7 +177,7 @@ class SubmissionRejected:
     reply_topic: str | None = None
 
 
-InputEvent = Union[PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested]
+InputEvent = Union[PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed]
 Event = Union[
     InputEvent,
     TaskRequested,

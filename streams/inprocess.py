@@ -97,9 +97,7 @@ class InProcessRunner:
         action_id = str(uuid.uuid4())
         self._inbox.append(PipelineActionRequested(pipeline_id, action_id, action))
         await self.run_until_idle_async()
-        answer = self._answers.pop(action_id, None)
-        if answer is None:
-            raise ActionRejectedError(f"pipeline {pipeline_id} is unknown: submit it first")
+        answer = self._answers.pop(action_id)
         if not answer.accepted:
             raise ActionRejectedError(answer.message)
 
@@ -162,10 +160,6 @@ class InProcessRunner:
             event = self._inbox.popleft()
             pipeline_id = event.pipeline_id
             self.states[pipeline_id], commands = react(self.states.get(pipeline_id), event, self.clock())
-            if isinstance(event, PipelineActionRequested) and self.states[pipeline_id] is None:
-                self._answers[event.action_id] = PipelineActionApplied(
-                    pipeline_id, event.action_id, event.action, False, "unknown pipeline"
-                )
             self._route(commands)
 
     def _route(self, commands: list[Event]) -> None:

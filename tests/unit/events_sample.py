@@ -51,4 +51,5 @@ SAMPLES = {
         "p1", 1, "s1", PipelineStatus.FAILED, None, ERROR, [ERROR], "replies"
     ),
     "SubmissionRejected": m.SubmissionRejected("p1", "s2", "still running", "replies"),
+    "TimerElapsed": m.TimerElapsed("p1", 1700000000.25),
 }

@@ -206,3 +206,36 @@ def test_folding_the_same_log_twice_gives_equal_states():
 def test_illegal_transition_fails_loudly():
     with pytest.raises(IllegalTransitionError, match="cannot go from COMPLETED to RUNNING"):
         transition(S.COMPLETED, S.RUNNING)
+
+
+def test_status_query_answers_without_changing_the_pipeline():
+    state, _ = react(None, submitted(add.send(1, 2)), 0.0)
+    after, commands = react(state, PipelineActionRequested("p1", "q1", Action.STATUS), 0.0)
+    assert commands == [PipelineActionApplied("p1", "q1", Action.STATUS, True, "RUNNING")]
+    assert after.status is S.RUNNING and after.tasks == state.tasks
+
+
+def test_result_query_resends_the_outcome_to_the_asker():
+    state, commands = react(None, submitted(add.send(1, 2)), 0.0)
+    state, _ = react(state, succeed(requests(commands)[0], 3), 0.0)
+    _, commands = react(state, PipelineActionRequested("p1", "q1", Action.RESULT, "mine"), 0.0)
+    finished = [c for c in commands if isinstance(c, PipelineFinished)]
+    assert [(f.result, f.reply_topic) for f in finished] == [(3, "mine")]
+
+
+def test_actions_on_an_unknown_pipeline_are_answered():
+    _, commands = react(None, PipelineActionRequested("nope", "a1", Action.CANCEL), 0.0)
+    assert not commands[0].accepted and "unknown" in commands[0].message
+    _, commands = react(None, PipelineActionRequested("nope", "a2", Action.STATUS), 0.0)
+    assert commands[0].accepted and commands[0].message == "PENDING"
+
+
+def test_timer_elapsed_fires_due_retries_only():
+    from events.messages import TimerElapsed
+
+    policy = RetryPolicy(max_retries=1, delay=timedelta(seconds=5))
+    state, commands = react(None, submitted(add.send(1, 2).set(retry_policy=policy)), 0.0)
+    state, _ = react(state, fail(requests(commands)[0]), 0.0)
+    assert react(state, TimerElapsed("p1", 4.0), 4.0) == (state, [])
+    _, commands = react(state, TimerElapsed("p1", 5.0), 5.0)
+    assert [r.attempt for r in requests(commands)] == [1]

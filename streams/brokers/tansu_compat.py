@@ -1,0 +1,106 @@
+"""Client workarounds for the Tansu dev broker, applied only when the broker is Tansu.
+
+Two aiokafka (0.14.0) patches, both measured against Tansu 0.6.0 (see the findings note):
+
+1. High watermark: Tansu answers ListOffsets(LATEST) with the last stored batch's first offset + 1,
+   N-1 too low when that batch held N records. faust then fails table recovery with
+   ConsistencyError, or silently under-recovers. Fetch responses carry the right high watermark,
+   so after each LATEST lookup we send a tiny Fetch and keep the larger value.
+2. InitProducerId: aiokafka only sends v0, which Tansu rejects (it needs producer_id=-1, present
+   from v3), breaking idempotent and transactional producers. We add a v3 request.
+
+Never apply these against Apache Kafka: `apply()` is called by the app wiring only when
+`Settings.broker == "tansu"`.
+"""
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+_applied = False
+
+
+def apply() -> None:
+    """Patch aiokafka once, before any consumer or producer starts. Idempotent."""
+    global _applied
+    if _applied:
+        return
+    _patch_high_watermark()
+    _patch_init_producer_id()
+    _applied = True
+
+
+def is_applied() -> bool:
+    return _applied
+
+
+def _patch_high_watermark() -> None:
+    from aiokafka.consumer.fetcher import Fetcher, OffsetResetStrategy
+    from aiokafka.protocol.fetch import FetchRequest
+    from aiokafka.structs import TopicPartition
+
+    original = Fetcher._proc_offset_request
+
+    async def _proc_offset_request(self: Any, node_id: int, topic_data: dict[str, Any]) -> Any:
+        offsets = await original(self, node_id, topic_data)
+        latest: dict[str, list[tuple[int, int, int]]] = collections.defaultdict(list)
+        for topic, parts in topic_data.items():
+            for partition, ts in parts:
+                tp = TopicPartition(topic, partition)
+                if ts == OffsetResetStrategy.LATEST and tp in offsets and offsets[tp][0] is not None:
+                    latest[topic].append((partition, max(offsets[tp][0] - 1, 0), 1))
+        if latest:
+            try:
+                # Tansu returns no topics for max_wait_time=0, hence 100 ms.
+                request = FetchRequest(100, 0, 1, self._isolation_level, list(latest.items()))
+                response = await self._client.send(node_id, request)
+                for topic, parts in response.topics:
+                    for partition, error_code, highwater, *_ in parts:
+                        tp = TopicPartition(topic, partition)
+                        if error_code == 0 and tp in offsets and highwater > offsets[tp][0]:
+                            offsets[tp] = (highwater, offsets[tp][1])
+            except Exception:  # never worse than the broker's own answer
+                pass
+        return offsets
+
+    Fetcher._proc_offset_request = _proc_offset_request
+
+
+def _patch_init_producer_id() -> None:
+    from aiokafka.protocol import transaction as t
+    from aiokafka.protocol.api import RequestStruct, Response
+    from aiokafka.protocol.types import CompactString, Int16, Int32, Int64, Schema, TaggedFields
+
+    class InitProducerIdResponse_v3(Response):  # noqa: N801 (aiokafka's naming)
+        API_KEY = 22
+        API_VERSION = 3
+        SCHEMA = Schema(
+            ("throttle_time_ms", Int32),
+            ("error_code", Int16),
+            ("producer_id", Int64),
+            ("producer_epoch", Int16),
+            ("tags", TaggedFields),
+        )
+
+    class InitProducerIdRequest_v3(RequestStruct):  # noqa: N801
+        FLEXIBLE_VERSION = True
+        API_KEY = 22
+        API_VERSION = 3
+        RESPONSE_TYPE = InitProducerIdResponse_v3
+        SCHEMA = Schema(
+            ("transactional_id", CompactString("utf-8")),
+            ("transaction_timeout_ms", Int32),
+            ("producer_id", Int64),
+            ("producer_epoch", Int16),
+            ("tags", TaggedFields),
+        )
+
+    original_build = t.InitProducerIdRequest.build
+
+    def build(self: Any, request_struct_class: Any) -> Any:
+        if request_struct_class is InitProducerIdRequest_v3:
+            return InitProducerIdRequest_v3(self._transactional_id, self._transaction_timeout_ms, -1, -1, {})
+        return original_build(self, request_struct_class)
+
+    t.InitProducerIdRequest._CLASSES = (t.InitProducerIdRequest_v0, InitProducerIdRequest_v3)
+    t.InitProducerIdRequest.build = build

@@ -1,0 +1,72 @@
+"""Settings: one frozen dataclass, built once at the entry point (CLI flags over environment).
+
+Library code never reads os.environ; `Settings.from_env` is called by the CLI and the tests.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "KAFKA_TASKS_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a process of this app reaches Kafka.
+
+    Attributes:
+        app_id: prefixes every topic and consumer group of the app.
+        bootstrap_servers: Kafka brokers, `host:port[,host:port]`.
+        broker: "kafka" (Apache Kafka or compatible) or "tansu" (the local dev broker, which needs
+            client workarounds and shorter group timeouts).
+        state_dir: where the orchestrator keeps its RocksDB table.
+        partitions: partitions of the topics the app creates.
+        replication_factor: replication of the topics the app creates.
+        worker_concurrency: tasks a worker runs at once.
+    """
+
+    app_id: str
+    bootstrap_servers: str = "127.0.0.1:9092"
+    broker: str = "kafka"
+    state_dir: Path = field(default_factory=lambda: Path(".kafka-tasks-state"))
+    partitions: int = 4
+    replication_factor: int = 1
+    worker_concurrency: int = 8
+
+    @property
+    def is_tansu(self) -> bool:
+        return self.broker == "tansu"
+
+    @property
+    def session_timeout_s(self) -> float:
+        # Tansu holds a group join for half the session timeout: keep it short there.
+        return 4.0 if self.is_tansu else 10.0
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @staticmethod
+    def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from KAFKA_TASKS_* variables, then `overrides` (CLI flags) on top."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, convert in (
+            ("app_id", str),
+            ("bootstrap_servers", str),
+            ("broker", str),
+            ("state_dir", Path),
+            ("partitions", int),
+            ("replication_factor", int),
+            ("worker_concurrency", int),
+        ):
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw:
+                values[name] = convert(raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "app_id" not in values:
+            raise ValueError("set the app id: --app-id or KAFKA_TASKS_APP_ID")
+        if values.get("broker", "kafka") not in ("kafka", "tansu"):
+            raise ValueError("broker must be 'kafka' or 'tansu'")
+        return Settings(**values)

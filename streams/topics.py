@@ -1,0 +1,37 @@
+"""Topic names: every topic of an app, in one place, prefixed by its app id."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_WORKER = "default"
+
+
+@dataclass(frozen=True)
+class Topics:
+    app_id: str
+
+    @property
+    def pipeline_events(self) -> str:
+        """The orchestrator's input, keyed by pipeline id: submissions, results, actions."""
+        return f"{self.app_id}.pipeline-events"
+
+    def requests(self, worker_name: str | None) -> str:
+        """Task requests for one kind of worker (like a Celery queue)."""
+        return f"{self.app_id}.requests.{worker_name or DEFAULT_WORKER}"
+
+    @property
+    def replies(self) -> str:
+        """Default topic for answers to clients: outcomes, rejections, action results."""
+        return f"{self.app_id}.replies"
+
+    @property
+    def status(self) -> str:
+        """Status changes, skipped tasks, scheduled retries: for dashboards and notifications."""
+        return f"{self.app_id}.status"
+
+    @property
+    def orchestrator_group(self) -> str:
+        return f"{self.app_id}-orchestrator"
+
+    def worker_group(self, worker_name: str | None) -> str:
+        return f"{self.app_id}-worker-{worker_name or DEFAULT_WORKER}"
