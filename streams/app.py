@@ -82,6 +82,15 @@ class KafkaTasks:
     def task_names(self) -> list[str]:
         return sorted(self._tasks)
 
+    def client(self, bootstrap_servers: str, broker: str = "kafka", **settings: Any) -> Any:
+        """A client of this app's deployment on Kafka (see `streams.client.KafkaTasksClient`)."""
+        from streams.client import KafkaTasksClient
+        from streams.settings import Settings
+
+        return KafkaTasksClient(
+            Settings(app_id=self.app_id, bootstrap_servers=bootstrap_servers, broker=broker, **settings)
+        )
+
     def in_process(self) -> Any:
         """A driver that runs pipelines in this process, through the same engine as Kafka."""
         from streams.inprocess import InProcessRunner

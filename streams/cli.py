@@ -1,30 +1,238 @@
-"""The `kafka-tasks` command line."""
+"""The `kafka-tasks` command line. Settings come from flags, then KAFKA_TASKS_* variables."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib
+import json
+import logging
+import signal
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
+
+from streams.app import KafkaTasks
+from streams.settings import Settings
 
 
-def demo(args: argparse.Namespace) -> int:
-    from examples.stocks import STOCKS, compute_std_dev, load_timeseries, pipeline, tasks
+def load_app(spec: str) -> tuple[KafkaTasks, Any]:
+    """`module` or `module:attribute` -> (the module's KafkaTasks, the module)."""
+    module_name, _, attribute = spec.partition(":")
+    module = importlib.import_module(module_name)
+    if attribute:
+        return getattr(module, attribute), module
+    found = [v for v in vars(module).values() if isinstance(v, KafkaTasks)]
+    if len(found) != 1:
+        raise SystemExit(f"{module_name} defines {len(found)} KafkaTasks apps: name one as {module_name}:attribute")
+    return found[0], module
 
-    print(f"Stocks pipeline: {len(STOCKS)} stocks -> load -> std dev, in parallel -> average")
-    print("driver: in-process (the orchestrator's fold/decide and the worker's executor, one process)")
-    start = time.perf_counter()
-    result = tasks.run(pipeline())
-    elapsed = time.perf_counter() - start
-    for stock in STOCKS:  # the same functions stay plain callables
-        print(f"  {stock:5} std dev {compute_std_dev(load_timeseries(stock)):7.3f}")
-    print(f"average std dev: {result:.3f}  ({elapsed * 1000:.0f} ms)")
+
+def settings_from(args: argparse.Namespace, app_id: str | None = None) -> Settings:
+    return Settings.from_env(
+        app_id=app_id or args.app_id,
+        bootstrap_servers=args.bootstrap_servers,
+        broker=args.broker,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+        partitions=args.partitions,
+        replication_factor=args.replication_factor,
+    )
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from streams.brokers.tansu import TansuBroker
+
+    with TansuBroker(port=args.port) as broker:
+        print(f"Tansu dev broker (in memory) on {broker.bootstrap_servers}; Ctrl-C stops it", flush=True)
+        _wait_for_signal()
     return 0
+
+
+def cmd_orchestrator(args: argparse.Namespace) -> int:
+    import faust
+
+    from agents.orchestrator import install_orchestrator
+    from streams.admin import ensure_app_topics
+    from streams.faust_app import make_faust_app
+
+    app_id = load_app(args.app)[0].app_id if args.app else None
+    settings = settings_from(args, app_id)
+    ensure_app_topics(settings)
+    app = make_faust_app(settings)
+    install_orchestrator(app, settings)
+    faust.Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from agents.worker import Worker
+
+    tasks, _ = load_app(args.app)
+    settings = settings_from(args, tasks.app_id)
+    worker = Worker(tasks, settings, args.worker_name)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from streams.client import KafkaTasksClient
+
+    tasks, module = load_app(args.app)
+    pipeline = getattr(module, args.pipeline)(*json.loads(args.args))
+    with KafkaTasksClient(settings_from(args, tasks.app_id)) as client:
+        handle = client.submit(pipeline)
+        print(f"submitted pipeline {handle.pipeline_id}", flush=True)
+        if args.wait:
+            print(json.dumps(handle.result(args.timeout), default=repr))
+    return 0
+
+
+def cmd_action(args: argparse.Namespace) -> int:
+    from streams.client import KafkaTasksClient
+
+    with KafkaTasksClient(settings_from(args)) as client:
+        method = {
+            "status": client.get_status_async,
+            "pause": client.pause_async,
+            "unpause": client.unpause_async,
+            "cancel": client.cancel_async,
+        }[args.command]
+        answer = asyncio.run(method(args.pipeline_id))
+        print(answer.name if answer is not None else f"{args.command}: done")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the local broker, an orchestrator and a worker; run the stocks pipeline; stop all."""
+    from examples.stocks import STOCKS, pipeline, tasks
+    from streams.brokers.tansu import TansuBroker
+    from streams.client import KafkaTasksClient
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kafka-tasks-demo-") as tmp, TansuBroker() as broker:
+        print(f"local broker (Tansu) on {broker.bootstrap_servers}", flush=True)
+        common = ["--bootstrap-servers", broker.bootstrap_servers, "--broker", "tansu", "--app-id", tasks.app_id]
+        processes = [
+            _spawn(["orchestrator", *common, "--state-dir", f"{tmp}/state"], Path(tmp) / "orchestrator.log"),
+            _spawn(["worker", "-A", "examples.stocks", *common], Path(tmp) / "worker.log"),
+        ]
+        try:
+            settings = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker="tansu")
+            with KafkaTasksClient(settings) as client:
+                print(f"orchestrator and worker started; submitting {len(STOCKS)} stocks: load -> std dev -> average", flush=True)
+                submitted = time.perf_counter()
+                handle = client.submit(pipeline())
+                result = _await_while_alive(handle, processes, timeout=120)
+                print(f"average std dev: {result:.3f} (pipeline took {time.perf_counter() - submitted:.2f} s "
+                      "including group joins; whole demo "
+                      f"{time.perf_counter() - started:.1f} s)")
+        except Exception:
+            for name in ("orchestrator", "worker"):
+                print(f"--- {name} log ---\n" + (Path(tmp) / f"{name}.log").read_text()[-3000:], file=sys.stderr)
+            raise
+        finally:
+            for process in processes:
+                _stop(process)
+    print("stopped the worker, the orchestrator and the broker")
+    return 0
+
+
+def _await_while_alive(handle: Any, processes: list[subprocess.Popen[bytes]], timeout: float) -> Any:
+    """The pipeline's result; fails at once if the orchestrator or the worker died meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return handle.result(timeout=0.2)
+        except TimeoutError:
+            dead = [p for p in processes if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"a demo process exited with code {dead[0].returncode}") from None
+            if time.monotonic() > deadline:
+                raise
+
+
+def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    log = open(log_path, "wb")
+    return subprocess.Popen([sys.executable, "-m", "streams.cli", *argv], stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_signal() -> None:
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except KeyboardInterrupt:
+        pass
+
+
+# -- parser ----------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kafka-tasks", description="Durable task pipelines on Kafka")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="run the stocks pipeline end to end").set_defaults(func=demo)
+
+    def connected(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.add_argument("--app-id")
+        sub.add_argument("--bootstrap-servers")
+        sub.add_argument("--broker", choices=["kafka", "tansu"], help="tansu: the local dev broker")
+        sub.add_argument("--state-dir")
+        sub.add_argument("--partitions", type=int)
+        sub.add_argument("--replication-factor", type=int)
+        return sub
+
+    broker = commands.add_parser("broker", help="start the local dev broker (Tansu, in memory)")
+    broker.add_argument("--port", type=int)
+    broker.set_defaults(func=cmd_broker)
+
+    orchestrator = connected("orchestrator", "run one orchestrator replica")
+    orchestrator.add_argument("-A", "--app", help="module (or module:attribute) defining the KafkaTasks app")
+    orchestrator.add_argument("--loglevel", default="WARNING")
+    orchestrator.set_defaults(func=cmd_orchestrator)
+
+    worker = connected("worker", "run a worker for an app's tasks")
+    worker.add_argument("-A", "--app", required=True, help="module (or module:attribute) defining the tasks")
+    worker.add_argument("--worker-name", help="serve this worker name's request topic")
+    worker.set_defaults(func=cmd_worker)
+
+    submit = connected("submit", "submit a pipeline built by a function of a module")
+    submit.add_argument("-A", "--app", required=True)
+    submit.add_argument("--pipeline", default="pipeline", help="function of the module returning the pipeline")
+    submit.add_argument("--args", default="[]", help="JSON list of arguments for that function")
+    submit.add_argument("--wait", action="store_true")
+    submit.add_argument("--timeout", type=float, default=300)
+    submit.set_defaults(func=cmd_submit)
+
+    for name in ("status", "pause", "unpause", "cancel"):
+        action = connected(name, f"{name} a pipeline")
+        action.add_argument("pipeline_id")
+        action.set_defaults(func=cmd_action)
+
+    commands.add_parser("demo", help="run the stocks pipeline end to end on the local broker").set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
     return int(args.func(args))
 
 

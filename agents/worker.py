@@ -1,0 +1,75 @@
+"""The worker: consumes one request topic in a consumer group, runs tasks, emits their outcomes.
+
+A confluent-kafka (librdkafka) consumer rather than a faust agent: workers keep no table, and
+librdkafka consumes and produces an order of magnitude faster than faust's loop (faust notes:
+about 6,000 bare events/s; librdkafka: about 1,000,000 consumed and 95,000 produced per second).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+
+from events.codec import Codec
+from events.errors import DecodeError
+from events.messages import TaskRequested
+from streams.admin import consumer_config, ensure_app_topics, producer_config
+from streams.app import KafkaTasks
+from streams.executor import execute
+from streams.settings import Settings
+from streams.topics import Topics
+
+log = logging.getLogger("kafka_tasks.worker")
+
+
+class Worker:
+    def __init__(self, tasks: KafkaTasks, settings: Settings, worker_name: str | None = None) -> None:
+        self.tasks = tasks
+        self.settings = settings
+        self.worker_name = worker_name
+        self.topics = Topics(settings.app_id)
+        self.codec = Codec()
+        self.processed = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        ensure_app_topics(self.settings, (self.worker_name,))
+        consumer = Consumer(consumer_config(self.settings, self.topics.worker_group(self.worker_name)))
+        producer = Producer(producer_config(self.settings))
+        consumer.subscribe([self.topics.requests(self.worker_name)])
+        limit = asyncio.Semaphore(self.settings.worker_concurrency)
+        try:
+            while not stop.is_set():
+                batch = await asyncio.to_thread(consumer.consume, self.settings.worker_concurrency * 4, 0.1)
+                if not batch:
+                    continue
+                # Step 1: run the batch's tasks, at most `worker_concurrency` at a time.
+                outcomes = await asyncio.gather(*(self._handle(message, limit) for message in batch))
+                # Step 2: produce every outcome and wait until the broker has them (acks=all).
+                for outcome in outcomes:
+                    if outcome is not None:
+                        producer.produce(self.topics.pipeline_events, key=outcome.pipeline_id.encode(), value=self.codec.encode(outcome))
+                await asyncio.to_thread(producer.flush, 30)
+                # Step 3: only then commit the requests' offsets. A crash before this re-runs the
+                # batch (at-least-once); the orchestrator's fold drops the duplicate outcomes.
+                consumer.commit(asynchronous=False)
+                self.processed += len(batch)
+        finally:
+            consumer.close()
+            producer.flush(10)
+
+    async def _handle(self, message: Any, limit: asyncio.Semaphore) -> Any:
+        if message.error():
+            log.warning("consumer error: %s", message.error())
+            return None
+        try:
+            request = self.codec.decode(message.value())
+        except DecodeError as error:
+            log.error("skipping an undecodable request: %s", error)
+            return None
+        if not isinstance(request, TaskRequested):
+            log.error("skipping a %s on a request topic", type(request).__name__)
+            return None
+        async with limit:
+            return await execute(self.tasks, request)

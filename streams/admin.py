@@ -1,0 +1,70 @@
+"""Creating the app's topics (idempotent), with the configs the real broker honours."""
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.settings import Settings
+from streams.topics import Topics
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+
+
+def ensure_topics(settings: Settings, names: list[str], config: dict[str, str] | None = None) -> None:
+    """Create whichever of `names` do not exist yet; existing topics are left as they are."""
+    admin = admin_client(settings)
+    existing = set(admin.list_topics(timeout=10).topics)
+    missing = [n for n in names if n not in existing]
+    if not missing:
+        return
+    futures = admin.create_topics(
+        [
+            NewTopic(n, num_partitions=settings.partitions, replication_factor=settings.replication_factor, config=config or {})
+            for n in missing
+        ],
+        request_timeout=15,
+    )
+    for name, future in futures.items():
+        try:
+            future.result()
+        except KafkaException as ex:
+            if ex.args[0].name() != "TOPIC_ALREADY_EXISTS":  # another process won the race
+                raise
+
+
+def ensure_app_topics(settings: Settings, worker_names: tuple[str | None, ...] = (None,)) -> Topics:
+    topics = Topics(settings.app_id)
+    ensure_topics(
+        settings,
+        [topics.pipeline_events, topics.replies, topics.status, *(topics.requests(w) for w in worker_names)],
+    )
+    return topics
+
+
+def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
+    """librdkafka producer settings: durable (acks=all, idempotent) and low-latency (1 ms linger)."""
+    return {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 1,
+        **extra,
+    }
+
+
+def consumer_config(settings: Settings, group_id: str, **extra: Any) -> dict[str, Any]:
+    session_ms = int(settings.session_timeout_s * 1000)
+    return {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": max(session_ms, 6000),
+        "heartbeat.interval.ms": 1000,
+        "fetch.wait.max.ms": 10,
+        **extra,
+    }

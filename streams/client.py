@@ -1,0 +1,173 @@
+"""The client: submit pipelines to a Kafka Tasks deployment and await their outcomes."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import uuid
+from typing import Any
+
+from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
+
+from events import messages as m
+from events.codec import Codec
+from events.errors import ActionRejectedError
+from events.status import PipelineStatus
+from streams.admin import consumer_config, ensure_app_topics, producer_config
+from streams.builder import PipelineBuilder
+from streams.errors import TaskError
+from streams.settings import Settings
+
+
+class PipelineHandle:
+    """A submitted pipeline: its id, and its outcome when it arrives."""
+
+    def __init__(self, pipeline_id: str, future: concurrent.futures.Future[Any]) -> None:
+        self.pipeline_id = pipeline_id
+        self._future = future
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Block until the pipeline finishes: its result, or raise TaskError."""
+        return _outcome(self._future.result(timeout))
+
+    async def result_async(self, timeout: float | None = None) -> Any:
+        return _outcome(await asyncio.wait_for(asyncio.wrap_future(self._future), timeout))
+
+
+def _outcome(reply: Any) -> Any:
+    if isinstance(reply, m.SubmissionRejected):
+        raise ActionRejectedError(reply.message)
+    if reply.error is not None:
+        raise TaskError.of(reply.error, reply.pipeline_id, reply.state)
+    return reply.result
+
+
+class KafkaTasksClient:
+    """Submits pipelines and actions; a background thread reads this client's replies.
+
+    Each client reads the replies topic from its end, with no consumer group (no group join to
+    wait for), and matches replies to requests by submission or action id.
+    """
+
+    def __init__(self, settings: Settings, reply_topic: str | None = None) -> None:
+        self.settings = settings
+        self.topics = ensure_app_topics(settings)
+        self.reply_topic = reply_topic or self.topics.replies
+        self.codec = Codec()
+        self._producer = Producer(producer_config(settings))
+        self._waiting: dict[str, concurrent.futures.Future[Any]] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._consumer = Consumer(consumer_config(settings, f"{settings.app_id}-client-{uuid.uuid4()}"))
+        self._assign_at_end()
+        self._thread = threading.Thread(target=self._read_replies, name="kafka-tasks-replies", daemon=True)
+        self._thread.start()
+
+    # -- API -----------------------------------------------------------------------------------
+
+    def submit(self, pipeline: PipelineBuilder) -> PipelineHandle:
+        """Send the pipeline; returns at once with a handle on its outcome."""
+        pipeline.validate()
+        submission_id = str(uuid.uuid4())
+        future = self._expect(submission_id)
+        event = m.PipelineSubmitted(pipeline.id, submission_id, pipeline.to_spec(), self.reply_topic)
+        self._send(event)
+        return PipelineHandle(pipeline.id, future)
+
+    async def submit_async(self, pipeline: PipelineBuilder, timeout: float | None = None) -> Any:
+        """Send the pipeline and wait for it: its result, or raise TaskError."""
+        return await self.submit(pipeline).result_async(timeout)
+
+    async def get_status_async(self, pipeline_id: str, timeout: float = 30) -> PipelineStatus:
+        answer = await self._action(pipeline_id, m.Action.STATUS, timeout)
+        return PipelineStatus[answer.message]
+
+    async def get_result_async(self, pipeline_id: str, timeout: float = 30) -> Any:
+        action_id = str(uuid.uuid4())
+        finished = self._expect(f"result:{pipeline_id}:{action_id}")
+        answer = await self._action(pipeline_id, m.Action.RESULT, timeout, action_id)
+        del answer
+        return _outcome(await asyncio.wait_for(asyncio.wrap_future(finished), timeout))
+
+    async def pause_async(self, pipeline_id: str, timeout: float = 30) -> None:
+        await self._action(pipeline_id, m.Action.PAUSE, timeout)
+
+    async def unpause_async(self, pipeline_id: str, timeout: float = 30) -> None:
+        await self._action(pipeline_id, m.Action.UNPAUSE, timeout)
+
+    async def cancel_async(self, pipeline_id: str, timeout: float = 30) -> None:
+        await self._action(pipeline_id, m.Action.CANCEL, timeout)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
+        self._consumer.close()
+        self._producer.flush(10)
+        # Drop the librdkafka handles now, not at garbage collection: a broker stopped after this
+        # must not make them log disconnects.
+        del self._producer, self._consumer
+
+    def __enter__(self) -> KafkaTasksClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _action(
+        self, pipeline_id: str, action: m.Action, timeout: float, action_id: str | None = None
+    ) -> m.PipelineActionApplied:
+        action_id = action_id or str(uuid.uuid4())
+        future = self._expect(action_id)
+        self._send(m.PipelineActionRequested(pipeline_id, action_id, action, self.reply_topic))
+        answer = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        if not answer.accepted:
+            raise ActionRejectedError(answer.message)
+        return answer
+
+    def _expect(self, correlation_id: str) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            self._waiting[correlation_id] = future
+        return future
+
+    def _send(self, event: Any) -> None:
+        self._producer.produce(self.topics.pipeline_events, key=event.pipeline_id.encode(), value=self.codec.encode(event))
+        self._producer.poll(0)
+        self._producer.flush(10)
+
+    def _assign_at_end(self) -> None:
+        # Explicit offsets, read now: a reply produced right after submit cannot be skipped.
+        metadata = self._consumer.list_topics(self.reply_topic, timeout=10)
+        partitions = []
+        for p in metadata.topics[self.reply_topic].partitions:
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(self.reply_topic, p), timeout=10)
+            partitions.append(TopicPartition(self.reply_topic, p, high if high >= 0 else OFFSET_END))
+        self._consumer.assign(partitions)
+
+    def _read_replies(self) -> None:
+        while not self._closed.is_set():
+            message = self._consumer.poll(0.05)
+            if message is None or message.error():
+                continue
+            try:
+                reply = self.codec.decode(message.value())
+            except Exception:  # a foreign record on the replies topic is not ours to answer
+                continue
+            self._resolve(reply)
+
+    def _resolve(self, reply: Any) -> None:
+        keys: list[str] = []
+        if isinstance(reply, (m.PipelineFinished, m.SubmissionRejected)):
+            keys.append(reply.submission_id)
+        if isinstance(reply, m.PipelineActionApplied):
+            keys.append(reply.action_id)
+        with self._lock:
+            if isinstance(reply, m.PipelineFinished):
+                # A RESULT query's answer: any waiter for this pipeline's result takes it.
+                keys += [k for k in self._waiting if k.startswith(f"result:{reply.pipeline_id}:")]
+            futures = [self._waiting.pop(k) for k in keys if k in self._waiting]
+        for future in futures:
+            if not future.done():
+                future.set_result(reply)

@@ -1,0 +1,31 @@
+"""Wiring of the orchestrator's faust app: broker, RocksDB store, timeouts, broker workarounds."""
+from __future__ import annotations
+
+import faust
+
+from streams.brokers import tansu_compat
+from streams.settings import Settings
+from streams.topics import Topics
+
+
+def make_faust_app(settings: Settings) -> faust.App:
+    if settings.is_tansu:
+        tansu_compat.apply()  # only for the dev broker; never against Apache Kafka
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        Topics(settings.app_id).orchestrator_group,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        store="rocksdb://",
+        datadir=str(settings.state_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=1.0,
+        broker_commit_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        stream_recovery_delay=0.0,
+        table_standby_replicas=0,
+        producer_acks=-1,
+        web_enabled=False,
+    )
