@@ -41,7 +41,7 @@ class Worker:
         limit = asyncio.Semaphore(self.settings.worker_concurrency)
         try:
             while not stop.is_set():
-                batch = await asyncio.to_thread(consumer.consume, self.settings.worker_concurrency * 4, 0.1)
+                batch = await asyncio.to_thread(self._next_batch, consumer)
                 if not batch:
                     continue
                 # Step 1: run the batch's tasks, at most `worker_concurrency` at a time.
@@ -58,6 +58,14 @@ class Worker:
         finally:
             consumer.close()
             producer.flush(10)
+
+    def _next_batch(self, consumer: Consumer) -> list[Any]:
+        # poll() returns as soon as one request arrives (consume(n, t) would wait out t for n);
+        # then take whatever else is already fetched, without waiting.
+        first = consumer.poll(0.1)
+        if first is None:
+            return []
+        return [first, *consumer.consume(self.settings.worker_concurrency * 4 - 1, 0)]
 
     async def _handle(self, message: Any, limit: asyncio.Semaphore) -> Any:
         if message.error():

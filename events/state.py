@@ -101,9 +101,19 @@ class PipelineState:
     def evolve(self, **changes: Any) -> PipelineState:
         return replace(self, **changes)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The plan is an index derived from the submitted spec: persist everything else and
+        # rebuild it on load (it is most of the bytes of a wide pipeline).
+        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "plan"}
+        return (_restore, (values,))
+
     @property
     def root_pipeline_id(self) -> str:
         return self.submission.root_pipeline_id or self.pipeline_id
+
+
+def _restore(values: dict[str, Any]) -> PipelineState:
+    return PipelineState(plan=PipelinePlan.of(values["submission"].spec), **values)
 
 
 def new_state(event: PipelineSubmitted, run: int) -> PipelineState:

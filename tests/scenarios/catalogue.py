@@ -15,11 +15,13 @@ from streams import (
     in_parallel,
     with_pause_pipeline,
 )
+from tests.scenarios.shared import Captures, Counters
 
 tasks = KafkaTasks(app_id="scenarios")
 
-# Per-process counters for flaky tasks, keyed by the caller's key: a test uses a fresh key.
-CALLS: dict[str, int] = {}
+# Call counters and captured arguments, shared with the test process (a test uses a fresh key).
+CALLS = Counters()
+CAPTURED = Captures()
 
 
 class Point(NamedTuple):
@@ -129,13 +131,13 @@ def noop(*args: Any) -> str:
 @tasks.bind()
 def record(key: str, *args: Any) -> str:
     """Counts its calls under `key` (for finally/cleanup checks)."""
-    CALLS[key] = CALLS.get(key, 0) + 1
+    CALLS.increment(key)
     return key
 
 
 @tasks.bind(is_fruitful=False)
 def cleanup(key: str, *args: Any) -> None:
-    CALLS[key] = CALLS.get(key, 0) + 1
+    CALLS.increment(key)
 
 
 @tasks.bind(is_fruitful=False)
@@ -145,25 +147,25 @@ def cleanup_fails(*args: Any) -> None:
 
 @tasks.bind()
 def flaky(key: str, failures: int, value: Any = "ok") -> Any:
-    CALLS[key] = CALLS.get(key, 0) + 1
-    if CALLS[key] <= failures:
-        raise ValueError(f"flaky {key} #{CALLS[key]}")
+    calls = CALLS.increment(key)
+    if calls <= failures:
+        raise ValueError(f"flaky {key} #{calls}")
     return value
 
 
 @tasks.bind(retry_policy=RetryPolicy(retry_for=[ValueError], max_retries=2))
 def flaky_bound(key: str, failures: int) -> str:
-    CALLS[key] = CALLS.get(key, 0) + 1
-    if CALLS[key] <= failures:
-        raise ValueError(f"flaky {key} #{CALLS[key]}")
-    return f"{key} after {CALLS[key]}"
+    calls = CALLS.increment(key)
+    if calls <= failures:
+        raise ValueError(f"flaky {key} #{calls}")
+    return f"{key} after {calls}"
 
 
 @tasks.bind()
 def flaky_custom(key: str, failures: int) -> str:
-    CALLS[key] = CALLS.get(key, 0) + 1
-    if CALLS[key] <= failures:
-        raise CustomError(f"custom {key} #{CALLS[key]}")
+    calls = CALLS.increment(key)
+    if calls <= failures:
+        raise CustomError(f"custom {key} #{calls}")
     return "recovered"
 
 
@@ -322,13 +324,11 @@ def slow_child(key: str) -> Any:
 
 @tasks.bind(retry_policy=RetryPolicy(retry_for=[ValueError], max_retries=3, delay=timedelta(milliseconds=5)))
 def delayed_flaky(key: str, failures: int) -> str:
-    CALLS[key] = CALLS.get(key, 0) + 1
-    if CALLS[key] <= failures:
+    calls = CALLS.increment(key)
+    if calls <= failures:
         raise ValueError("later")
     return "done"
 
-
-CAPTURED: dict[str, Any] = {}
 
 
 @tasks.bind()
@@ -347,5 +347,5 @@ def capture_state(state: Any, key: str) -> Any:
 @tasks.bind()
 def mark(value: Any, key: str) -> Any:
     """Counts a call under `key` and passes the previous result on."""
-    CALLS[key] = CALLS.get(key, 0) + 1
+    CALLS.increment(key)
     return value

@@ -20,6 +20,12 @@ class Driver(Protocol):
     def start(self, pipeline: PipelineBuilder) -> str:
         """Submit; return once the pipeline finished or is paused (it cannot go on by itself)."""
 
+    def submit(self, pipeline: PipelineBuilder) -> str:
+        """Submit and return at once."""
+
+    def wait_status(self, pipeline_id: str, status: PipelineStatus) -> None:
+        """Block until the pipeline (a child too) has this status."""
+
     def result(self, pipeline_id: str) -> Any: ...
     def status(self, pipeline_id: str) -> PipelineStatus: ...
     def status_history(self, pipeline_id: str) -> list[PipelineStatus]: ...
@@ -40,6 +46,12 @@ class InProcessDriver:
 
     def start(self, pipeline: PipelineBuilder) -> str:
         return self.runner.start(pipeline)
+
+    def submit(self, pipeline: PipelineBuilder) -> str:
+        return self.runner.start(pipeline)  # runs as far as it can go, which includes submitting
+
+    def wait_status(self, pipeline_id: str, status: PipelineStatus) -> None:
+        assert self.runner.status(pipeline_id) is status  # nothing runs in the background here
 
     def result(self, pipeline_id: str) -> Any:
         return self.runner.result(pipeline_id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from events.messages import child_pipeline_id, request_id
 from streams import ActionRejectedError, PipelineStatus, TaskError, in_parallel
 from tests.scenarios.catalogue import (
     CALLS,
@@ -136,9 +137,13 @@ def test_running_pipeline_cannot_be_resubmitted(driver):
 
 def test_cancel_reaches_a_child_pipeline(driver, key):
     parent = slow_child.send(key)  # its child pauses itself after the first step
-    parent_id = driver.start(parent)
+    # A child's id derives from the request of the task that returned it (first run, attempt 0).
+    child_id = child_pipeline_id(request_id(parent.id, 1, parent.to_spec().entries[0].uid, 0))
+    parent_id = driver.submit(parent)
+    driver.wait_status(child_id, S.PAUSED)
     assert driver.status(parent_id) is S.RUNNING
     driver.cancel(parent_id)
     assert driver.status(parent_id) is S.CANCELLED
     with pytest.raises(TaskError, match="Pipeline was cancelled"):
         driver.result(parent_id)
+    driver.wait_status(child_id, S.CANCELLED)

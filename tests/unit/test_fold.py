@@ -239,3 +239,13 @@ def test_timer_elapsed_fires_due_retries_only():
     assert react(state, TimerElapsed("p1", 4.0), 4.0) == (state, [])
     _, commands = react(state, TimerElapsed("p1", 5.0), 5.0)
     assert [r.attempt for r in requests(commands)] == [1]
+
+
+def test_a_pickled_state_rebuilds_its_plan_and_compares_equal():
+    import pickle
+
+    state, commands = react(None, submitted(in_parallel([echo.send(1), add.send(2)])), 0.0)
+    state, _ = react(state, succeed(requests(commands)[0], 1), 0.0)
+    restored = pickle.loads(pickle.dumps(state))
+    assert restored == state
+    assert restored.plan == state.plan
