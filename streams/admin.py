@@ -1,6 +1,7 @@
 """Creating the app's topics (idempotent), with the configs the real broker honours."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -20,6 +21,7 @@ def ensure_topics(settings: Settings, names: list[str], config: dict[str, str] |
     existing = set(admin.list_topics(timeout=10).topics)
     missing = [n for n in names if n not in existing]
     if not missing:
+        _wait_for_leaders(admin, names)  # another process may have created them a moment ago
         return
     futures = admin.create_topics(
         [
@@ -34,6 +36,22 @@ def ensure_topics(settings: Settings, names: list[str], config: dict[str, str] |
         except KafkaException as ex:
             if ex.args[0].name() != "TOPIC_ALREADY_EXISTS":  # another process won the race
                 raise
+    _wait_for_leaders(admin, names)
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float = 30.0) -> None:
+    """A new topic has no partition leaders for a moment; reading offsets then fails."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = admin.list_topics(timeout=10).topics
+        if all(
+            name in topics and topics[name].partitions and all(p.leader >= 0 for p in topics[name].partitions.values())
+            for name in names
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics {names} still have partitions without a leader after {timeout_s} s")
+        time.sleep(0.1)
 
 
 def ensure_app_topics(settings: Settings, worker_names: tuple[str | None, ...] = (None,)) -> Topics:
@@ -43,6 +61,15 @@ def ensure_app_topics(settings: Settings, worker_names: tuple[str | None, ...] =
         [topics.pipeline_events, topics.replies, topics.status, *(topics.requests(w) for w in worker_names)],
     )
     return topics
+
+
+def ensure_orchestrator_topics(settings: Settings) -> None:
+    """The topics faust would create for the orchestrator, created first and with our configs:
+    replicas starting together then cannot race each other to create them, and the table's
+    changelog is compacted (the broker keeps the latest state of each pipeline, not every write)."""
+    topics = Topics(settings.app_id)
+    ensure_topics(settings, [topics.orchestrator_changelog], {"cleanup.policy": "compact"})
+    ensure_topics(settings.with_(partitions=1), [topics.orchestrator_leader])
 
 
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:

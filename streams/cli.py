@@ -57,12 +57,13 @@ def cmd_orchestrator(args: argparse.Namespace) -> int:
     import faust
 
     from agents.orchestrator import install_orchestrator
-    from streams.admin import ensure_app_topics
+    from streams.admin import ensure_app_topics, ensure_orchestrator_topics
     from streams.faust_app import make_faust_app
 
     app_id = load_app(args.app)[0].app_id if args.app else None
     settings = settings_from(args, app_id)
     ensure_app_topics(settings)
+    ensure_orchestrator_topics(settings)
     app = make_faust_app(settings)
     install_orchestrator(app, settings)
     faust.Worker(app, loglevel=args.loglevel, quiet=True).execute_from_commandline()

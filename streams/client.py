@@ -4,10 +4,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 import uuid
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
 from events import messages as m
 from events.codec import Codec
@@ -17,6 +18,9 @@ from streams.admin import consumer_config, ensure_app_topics, producer_config
 from streams.builder import PipelineBuilder
 from streams.errors import TaskError
 from streams.settings import Settings
+
+
+_LEADER_MOVING = {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART"}
 
 
 class PipelineHandle:
@@ -142,9 +146,23 @@ class KafkaTasksClient:
         metadata = self._consumer.list_topics(self.reply_topic, timeout=10)
         partitions = []
         for p in metadata.topics[self.reply_topic].partitions:
-            _, high = self._consumer.get_watermark_offsets(TopicPartition(self.reply_topic, p), timeout=10)
+            high = self._high_watermark(TopicPartition(self.reply_topic, p))
             partitions.append(TopicPartition(self.reply_topic, p, high if high >= 0 else OFFSET_END))
         self._consumer.assign(partitions)
+
+    def _high_watermark(self, partition: TopicPartition, timeout_s: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return int(self._consumer.get_watermark_offsets(partition, timeout=10)[1])
+            except KafkaException as ex:
+                # Right after a topic is created or a leader moves, the answer is briefly "not
+                # leader": retry those, fail on anything else.
+                error = ex.args[0]
+                transient = error.retriable() or error.name() in _LEADER_MOVING
+                if not transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def _read_replies(self) -> None:
         while not self._closed.is_set():

@@ -33,5 +33,15 @@ class Topics:
     def orchestrator_group(self) -> str:
         return f"{self.app_id}-orchestrator"
 
+    @property
+    def orchestrator_changelog(self) -> str:
+        """The changelog faust keeps for the orchestrator's `pipelines` table."""
+        return f"{self.orchestrator_group}-pipelines-changelog"
+
+    @property
+    def orchestrator_leader(self) -> str:
+        """faust's leader-election topic for the orchestrator group."""
+        return f"{self.orchestrator_group}-__assignor-__leader"
+
     def worker_group(self, worker_name: str | None) -> str:
         return f"{self.app_id}-worker-{worker_name or DEFAULT_WORKER}"

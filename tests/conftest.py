@@ -14,7 +14,7 @@ TEST_BROKER_ENV = "KAFKA_TASKS_TEST_BROKER"
 def broker() -> Iterator[Any]:
     """A real broker over TCP, picked by KAFKA_TASKS_TEST_BROKER: `kafka` (Apache Kafka, KRaft,
     fetched from Maven Central) or `tansu` (the local dev broker)."""
-    kind = os.environ.get(TEST_BROKER_ENV, "tansu")
+    kind = os.environ.get(TEST_BROKER_ENV, "kafka")
     if kind == "tansu":
         from streams.brokers.tansu import TansuBroker
 

@@ -1,0 +1,39 @@
+"""Starting and stopping the CLI's processes from tests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+class Processes:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: dict[str, subprocess.Popen[bytes]] = {}
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args], stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
+        self.started[name] = process
+        return process
+
+    def kill(self, name: str) -> None:
+        self.started[name].send_signal(signal.SIGKILL)
+        self.started[name].wait()
+
+    def log(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text()[-4000:]
+
+    def stop_all(self) -> None:
+        for process in self.started.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.started.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()

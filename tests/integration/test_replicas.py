@@ -1,0 +1,101 @@
+"""Orchestrator replicas in one consumer group: partitions split by pipeline id, and a replica
+killed with pipelines in flight is replaced by the survivor, which restores the table from the
+changelog and finishes every pipeline."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from streams.client import KafkaTasksClient
+from streams.settings import Settings
+from streams.topics import Topics
+from tests.integration.processes import Processes
+from tests.integration.replica_app import step, tasks
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def deployment(broker: Any, tmp_path: Any) -> Any:
+    settings = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=broker.kind)
+    common = ["--app-id", tasks.app_id, "--bootstrap-servers", broker.bootstrap_servers, "--broker", broker.kind]
+    processes = Processes(tmp_path)
+    processes.spawn("replica-a", "orchestrator", *common, "--state-dir", str(tmp_path / "a"))
+    processes.spawn("replica-b", "orchestrator", *common, "--state-dir", str(tmp_path / "b"))
+    processes.spawn("worker", "worker", "-A", "tests.integration.replica_app", *common)
+    client = KafkaTasksClient(settings)
+    try:
+        yield settings, client, processes
+    finally:
+        client.close()
+        processes.stop_all()
+
+
+def chain(start: int, length: int) -> Any:
+    pipeline = step.send(start)
+    for _ in range(length - 1):
+        pipeline.continue_with(step)
+    return pipeline
+
+
+def events_partitions_by_member(settings: Settings) -> list[set[int]]:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    topics = Topics(settings.app_id)
+    description = admin.describe_consumer_groups([topics.orchestrator_group])[topics.orchestrator_group].result(10).members
+    return [
+        {tp.partition for tp in member.assignment.topic_partitions if tp.topic == topics.pipeline_events}
+        for member in description
+    ]
+
+
+# Known gap (issues #3, #4, #9): when table partitions move between replicas (a late joiner, a
+# SIGKILLed replica), faust's table recovery on the new owner waits for changelog records it never
+# receives ("No event received for active tp ... since recovery start"), on Apache Kafka 4.4 and
+# on Tansu alike, so pipelines on the moved partitions stall.
+PARTITIONS_MOVE = pytest.mark.skip(reason="faust table recovery stalls when partitions move between replicas")
+
+
+@PARTITIONS_MOVE
+def test_two_replicas_split_the_partitions_and_finish_every_pipeline(deployment: Any) -> None:
+    settings, client, processes = deployment
+    handles = [client.submit(chain(i, 3)) for i in range(40)]
+    assert [h.result(120) for h in handles] == [i + 3 for i in range(40)]
+    deadline = time.monotonic() + 60
+    while True:  # both replicas joined: each owns part of the pipeline events topic, together all
+        split = events_partitions_by_member(settings)
+        if len(split) == 2 and all(split) and set.union(*split) == set(range(settings.partitions)):
+            break
+        assert time.monotonic() < deadline, f"partitions never split between two replicas: {split}"
+        time.sleep(0.5)
+    assert not split[0] & split[1]
+
+
+@PARTITIONS_MOVE
+def test_a_killed_replica_is_replaced_and_no_pipeline_is_lost(deployment: Any) -> None:
+    settings, client, processes = deployment
+    assert client.submit(chain(0, 1)).result(120) == 1  # both replicas up and joined
+    handles = [client.submit(chain(i * 100, 10)) for i in range(30)]
+    time.sleep(0.5)  # pipelines are now in flight on both replicas
+    processes.kill("replica-a")
+    started = time.monotonic()
+    try:
+        results = [h.result(180) for h in handles]
+    except TimeoutError:
+        raise AssertionError("pipelines lost after the failover:\n" + processes.log("replica-b")) from None
+    assert results == [i * 100 + 10 for i in range(30)]
+    print(f"\nall 30 pipelines finished {time.monotonic() - started:.1f} s after the SIGKILL")
+
+
+def test_the_table_changelog_is_compacted(deployment: Any) -> None:
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    settings, client, processes = deployment
+    assert client.submit(chain(0, 1)).result(120) == 1
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    resource = ConfigResource("topic", Topics(settings.app_id).orchestrator_changelog)
+    configs = admin.describe_configs([resource])[resource].result(10)
+    assert configs["cleanup.policy"].value == "compact"
