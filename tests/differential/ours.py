@@ -1,7 +1,7 @@
 """Our side of the differential test: the seed's task catalogue bound on Kafka Tasks, the
 neutral-description translator, and a runner that answers in the seed driver's reply format.
 
-The task bodies must stay identical to `seed/tasks.py`: they are the contract between engines.
+The task bodies themselves live in `contract.py`, shared with the seed side.
 """
 from __future__ import annotations
 
@@ -13,70 +13,15 @@ from typing import Any
 
 from streams import KafkaTasks, PipelineBuilder, RetryPolicy, TaskError, TaskException, in_parallel
 from streams.inprocess import InProcessRunner
+from tests.differential import contract
 
 tasks = KafkaTasks(app_id="differential")
 # module_name pins task names to "tasks.<fn>", as on the seed side.
 bind = functools.partial(tasks.bind, module_name="tasks")
-_flaky_calls: dict[str, int] = {}
-
-
-@bind()
-def echo(*args):
-    return args
-
-
-@bind()
-def add(a, b=1):
-    return a + b
-
-
-@bind()
-def join(*args, sep="-"):
-    return sep.join(str(a) for a in args)
-
-
-@bind()
-def fail(*args, message="boom"):
-    raise ValueError(message)
-
-
-@bind()
-def fail_type(*args, message="bad type"):
-    raise TypeError(message)
-
-
-@bind()
-def describe_error(ex, *args):
-    return f"{ex.exception_type}: {ex.exception_message}"
-
-
-@bind()
-def flaky(key, failures, value):
-    calls = _flaky_calls.get(key, 0)
-    _flaky_calls[key] = calls + 1
-    if calls < failures:
-        raise ValueError(f"flaky {key}")
-    return value
-
-
-@bind(with_state=True)
-def set_state(state, *args, value=None):
-    return (value, *args)
-
-
-@bind(with_state=True)
-def read_state(state, *args):
-    return state, state
-
-
-@bind(with_state=True)
-def merge_state(state, *args, key="k", value=1):
-    return ({**(state or {}), key: value}, *args)
-
-
-@bind(is_fruitful=False)
-def noop(*args):
-    return "ignored"
+CATALOGUE = {
+    body.__name__: bind(with_state=body.__name__ in contract.STATEFUL, is_fruitful=body.__name__ not in contract.NOT_FRUITFUL)(body)
+    for body in contract.BODIES
+}
 
 
 @bind()
@@ -84,22 +29,8 @@ def spawn(description, *args):
     return build(description)
 
 
-CATALOGUE = {
-    f.__name__: f
-    for f in (echo, add, join, fail, fail_type, describe_error, flaky, set_state, read_state, merge_state, noop, spawn)
-}
-
-
-def decode(value: Any) -> Any:
-    """Neutral JSON -> Python ({"__tuple__": [...]} -> tuple)."""
-    if isinstance(value, dict):
-        if set(value) == {"__tuple__"}:
-            return tuple(decode(v) for v in value["__tuple__"])
-        return {k: decode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        out = [decode(v) for v in value]
-        return tuple(out) if isinstance(value, tuple) else out
-    return value
+CATALOGUE["spawn"] = spawn
+decode = contract.decode
 
 
 def encode(value: Any) -> Any:
@@ -160,7 +91,7 @@ def build(desc: dict[str, Any]) -> PipelineBuilder:
 
 def run(desc: dict[str, Any]) -> dict[str, Any]:
     """Run a description on our engine; reply like the seed driver (state = state after the last step)."""
-    _flaky_calls.clear()
+    contract.reset_counters()
     runner = InProcessRunner(tasks)
     try:
         result = runner.run(build(desc))

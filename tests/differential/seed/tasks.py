@@ -1,11 +1,13 @@
-"""Task catalogue and neutral-description translator for the seed engine (statefun-tasks 0.9.93).
+"""The seed engine's side of the catalogue (bodies from ../contract.py) and the description translator.
 
-Runs only inside the seed venv (imported by driver.py). The task bodies are part of the differential
-contract: our engine's catalogue must behave identically, so keep them byte-for-byte simple.
+Runs only inside the seed venv (imported by driver.py). The task bodies are the differential
+contract and live in ../contract.py, which our engine's side binds too.
 """
 from __future__ import annotations
 
 import builtins
+import sys
+from pathlib import Path
 from datetime import timedelta
 
 from statefun_tasks import FlinkTasks, PipelineBuilder, RetryPolicy, in_parallel
@@ -20,71 +22,17 @@ flink_tasks = FlinkTasks(default_namespace=NAMESPACE, default_worker_name=WORKER
 # aggregated group error messages ("<task id>, tasks.fail.error, boom"), so it must be stable.
 bind = lambda **kw: flink_tasks.bind(module_name="tasks", **kw)  # noqa: E731
 
-# per-process call counters for `flaky`; the driver clears them before every pipeline
-_flaky_calls: dict = {}
+# The task bodies and the neutral value format are the differential contract, shared with our
+# engine's side (tests/differential/contract.py, imported by path: this runs in the seed venv).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import contract  # noqa: E402
 
-
-def reset_counters() -> None:
-    _flaky_calls.clear()
-
-
-@bind()
-def echo(*args):
-    return args
-
-
-@bind()
-def add(a, b=1):
-    return a + b
-
-
-@bind()
-def join(*args, sep="-"):
-    return sep.join(str(a) for a in args)
-
-
-@bind()
-def fail(*args, message="boom"):
-    raise ValueError(message)
-
-
-@bind()
-def fail_type(*args, message="bad type"):
-    raise TypeError(message)
-
-
-@bind()
-def describe_error(ex, *args):
-    return f"{ex.exception_type}: {ex.exception_message}"
-
-
-@bind()
-def flaky(key, failures, value):
-    calls = _flaky_calls.get(key, 0)
-    _flaky_calls[key] = calls + 1
-    if calls < failures:
-        raise ValueError(f"flaky {key}")
-    return value
-
-
-@bind(with_state=True)
-def set_state(state, *args, value=None):
-    return (value, *args)
-
-
-@bind(with_state=True)
-def read_state(state, *args):
-    return state, state
-
-
-@bind(with_state=True)
-def merge_state(state, *args, key="k", value=1):
-    return ({**(state or {}), key: value}, *args)
-
-
-@bind(is_fruitful=False)
-def noop(*args):
-    return "ignored"
+reset_counters = contract.reset_counters
+decode = contract.decode
+CATALOGUE = {
+    body.__name__: bind(with_state=body.__name__ in contract.STATEFUL, is_fruitful=body.__name__ not in contract.NOT_FRUITFUL)(body)
+    for body in contract.BODIES
+}
 
 
 @bind()
@@ -92,24 +40,7 @@ def spawn(description, *args):
     return build_pipeline(description)
 
 
-CATALOGUE = {f.__name__: f for f in (echo, add, join, fail, fail_type, describe_error, flaky,
-                                      set_state, read_state, merge_state, noop, spawn)}
-
-
-# ---------------------------------------------------------------------------------------------------
-# neutral description -> PipelineBuilder
-
-def decode(value):
-    """JSON value -> Python value ({"__tuple__": [...]} -> tuple). Real tuples are accepted too,
-    because a description nested in spawn's args has already been decoded once."""
-    if isinstance(value, dict):
-        if set(value) == {"__tuple__"}:
-            return tuple(decode(v) for v in value["__tuple__"])
-        return {k: decode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        out = [decode(v) for v in value]
-        return tuple(out) if isinstance(value, tuple) else out
-    return value
+CATALOGUE["spawn"] = spawn
 
 
 def _retry_policy(spec: dict) -> RetryPolicy:
