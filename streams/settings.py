@@ -25,6 +25,9 @@ class Settings:
         partitions: partitions of the topics the app creates.
         replication_factor: replication of the topics the app creates.
         worker_concurrency: tasks a worker runs at once.
+        retention_ms: retention of the request, reply and status topics the app creates (None:
+            the broker's default). The pipeline events topic keeps the broker default: it is
+            the log that replay rebuilds state from.
     """
 
     app_id: str
@@ -34,6 +37,7 @@ class Settings:
     partitions: int = 4
     replication_factor: int = 1
     worker_concurrency: int = 8
+    retention_ms: int | None = None
 
     @property
     def is_tansu(self) -> bool:
@@ -60,6 +64,7 @@ class Settings:
             ("partitions", int),
             ("replication_factor", int),
             ("worker_concurrency", int),
+            ("retention_ms", int),
         ):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw:
