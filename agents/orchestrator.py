@@ -56,6 +56,11 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     # them here, before the table creates its store. The changelog is written by this app alone.
     pipelines.key_serializer = "raw"
     pipelines.value_serializer = "pickle"
+    # The constructor already built the changelog topic, with the serializers it had then (json).
+    # Writes pass the table's serializers explicitly, but recovery decodes with the topic's: every
+    # changelog record failed to decode, was dropped, and recovery waited forever for the
+    # highwater. Rebuild the topic (faust's own recipe) so it reads what the table writes.
+    pipelines.changelog_topic = pipelines._new_changelog_topic()
     warnings.filterwarnings("ignore", message="The pickle codec calls pickle.loads", category=Warning)
     publisher = Publisher(app, topics, codec)
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due

@@ -52,18 +52,12 @@ def events_partitions_by_member(settings: Settings) -> list[set[int]]:
     ]
 
 
-# Known gap (issues #3, #4, #9): when table partitions move between replicas (a late joiner, a
-# SIGKILLed replica), faust's table recovery on the new owner waits for changelog records it never
-# receives ("No event received for active tp ... since recovery start"), on Apache Kafka 4.4 and
-# on Tansu alike, so pipelines on the moved partitions stall.
-PARTITIONS_MOVE = pytest.mark.skip(reason="faust table recovery stalls when partitions move between replicas")
-
-
-@PARTITIONS_MOVE
 def test_two_replicas_split_the_partitions_and_finish_every_pipeline(deployment: Any) -> None:
     settings, client, processes = deployment
     handles = [client.submit(chain(i, 3)) for i in range(40)]
     assert [h.result(120) for h in handles] == [i + 3 for i in range(40)]
+    if settings.is_tansu:
+        return  # Tansu's DescribeGroups lists no members: the split is only visible on Kafka
     deadline = time.monotonic() + 60
     while True:  # both replicas joined: each owns part of the pipeline events topic, together all
         split = events_partitions_by_member(settings)
@@ -74,7 +68,6 @@ def test_two_replicas_split_the_partitions_and_finish_every_pipeline(deployment:
     assert not split[0] & split[1]
 
 
-@PARTITIONS_MOVE
 def test_a_killed_replica_is_replaced_and_no_pipeline_is_lost(deployment: Any) -> None:
     settings, client, processes = deployment
     assert client.submit(chain(0, 1)).result(120) == 1  # both replicas up and joined
