@@ -50,18 +50,20 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     events = app.topic(
         topics.pipeline_events, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
     )
+    # The table's changelog is pickled and written by this app alone: faust's warning about
+    # untrusted producers does not apply.
+    warnings.filterwarnings("ignore", message="The pickle codec calls pickle.loads", category=Warning)
     pipelines = app.Table("pipelines", default=None, partitions=settings.partitions)
     # Keys are pipeline ids as bytes; values are PipelineState, pickled (frozen dataclasses and
     # immutables.Map round-trip exactly). faust takes serializers from model types only, so set
-    # them here, before the table creates its store. The changelog is written by this app alone.
+    # them here, before the table creates its store...
     pipelines.key_serializer = "raw"
     pipelines.value_serializer = "pickle"
-    # The constructor already built the changelog topic, with the serializers it had then (json).
-    # Writes pass the table's serializers explicitly, but recovery decodes with the topic's: every
-    # changelog record failed to decode, was dropped, and recovery waited forever for the
-    # highwater. Rebuild the topic (faust's own recipe) so it reads what the table writes.
+    # ... and rebuild the changelog topic, which the constructor built with the serializers it had
+    # then (json). Writes pass the table's serializers explicitly, but recovery decodes with the
+    # topic's: every record failed to decode, was dropped, and recovery waited forever for the
+    # highwater. `_new_changelog_topic` is faust's own recipe (private, so only used here).
     pipelines.changelog_topic = pipelines._new_changelog_topic()
-    warnings.filterwarnings("ignore", message="The pickle codec calls pickle.loads", category=Warning)
     publisher = Publisher(app, topics, codec)
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due
     # Write-through cache of running pipelines: reading a state back from RocksDB means

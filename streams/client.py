@@ -87,11 +87,17 @@ class KafkaTasksClient:
         return PipelineStatus[answer.message]
 
     async def get_result_async(self, pipeline_id: str, timeout: float = 30) -> Any:
+        """The outcome of a finished pipeline (its result, or raise TaskError); rejected with
+        ActionRejectedError while it is still running."""
         action_id = str(uuid.uuid4())
-        finished = self._expect(f"result:{pipeline_id}:{action_id}")
-        answer = await self._action(pipeline_id, m.Action.RESULT, timeout, action_id)
-        del answer
-        return _outcome(await asyncio.wait_for(asyncio.wrap_future(finished), timeout))
+        waiter = f"result:{pipeline_id}:{action_id}"
+        finished = self._expect(waiter)
+        try:
+            await self._action(pipeline_id, m.Action.RESULT, timeout, action_id)
+            return _outcome(await asyncio.wait_for(asyncio.wrap_future(finished), timeout))
+        finally:
+            with self._lock:
+                self._waiting.pop(waiter, None)
 
     async def pause_async(self, pipeline_id: str, timeout: float = 30) -> None:
         await self._action(pipeline_id, m.Action.PAUSE, timeout)
