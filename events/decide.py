@@ -30,7 +30,6 @@ from events.messages import (
     TasksSkipped,
     TaskSucceeded,
     child_pipeline_id,
-    request_id,
 )
 from events.plan import GroupPlan
 from events.spec import BUILTIN_FLATTEN, EntryKind, TaskEntry

@@ -21,7 +21,6 @@ from events.values import ensure_carriable
 
 if TYPE_CHECKING:
     from streams.retry import RetryPolicy
-    from streams.task import BoundTask
 
 _UNSET: Any = Ellipsis
 

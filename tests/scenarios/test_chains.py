@@ -7,7 +7,6 @@ import pytest
 from streams import KafkaTasks, TaskError, in_parallel
 from tests.scenarios.catalogue import (
     CAPTURED,
-    Point,
     add,
     agenerate,
     as_list,
