@@ -178,6 +178,9 @@ class SubmissionRejected:
 
 
 InputEvent = Union[PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed]
+# The events some pipeline folds: where decide emits one (a child's submission, a child's outcome
+# for its parent, an action for a child), every driver routes it back to the orchestrator.
+INPUT_TYPES = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed)
 Event = Union[
     InputEvent,
     TaskRequested,

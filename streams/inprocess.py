@@ -13,6 +13,7 @@ from events.codec import Codec
 from events.decide import decide, next_wakeup, react
 from events.errors import ActionRejectedError
 from events.messages import (
+    INPUT_TYPES,
     Action,
     Event,
     PipelineActionApplied,
@@ -21,9 +22,7 @@ from events.messages import (
     PipelineStatusChanged,
     PipelineSubmitted,
     SubmissionRejected,
-    TaskFailed,
     TaskRequested,
-    TaskSucceeded,
 )
 from events.state import PipelineState
 from events.status import PipelineStatus
@@ -33,9 +32,6 @@ from streams.executor import execute
 
 if TYPE_CHECKING:
     from streams.app import KafkaTasks
-
-# Events that are inputs of some pipeline's fold (possibly another one: a child or its parent).
-_INPUTS = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested)
 
 
 class InProcessRunner:
@@ -168,7 +164,7 @@ class InProcessRunner:
                 self._work.append(command)
                 continue
             self.published.append(command)
-            if isinstance(command, _INPUTS):
+            if isinstance(command, INPUT_TYPES):
                 self._inbox.append(command)
             elif isinstance(command, PipelineFinished):
                 self._finished[command.pipeline_id] = command

@@ -7,9 +7,6 @@ from events import messages as m
 from events.codec import Codec
 from streams.topics import Topics
 
-# Events that are some pipeline's input go back to the pipeline events topic (a child's
-# submission, a child's outcome for its parent, an action propagated to a child).
-_INPUTS = (m.PipelineSubmitted, m.TaskSucceeded, m.TaskFailed, m.PipelineActionRequested, m.TimerElapsed)
 _REPLIES = (m.PipelineFinished, m.SubmissionRejected, m.PipelineActionApplied)
 
 
@@ -20,7 +17,7 @@ def destination(event: Any, topics: Topics) -> tuple[str, bytes]:
         # so every worker in the group shares a wide fan-out.
         return topics.requests(event.worker_name), event.uid.encode()
     key = event.pipeline_id.encode()
-    if isinstance(event, _INPUTS):
+    if isinstance(event, m.INPUT_TYPES):
         return topics.pipeline_events, key
     if isinstance(event, _REPLIES):
         return event.reply_topic or topics.replies, key

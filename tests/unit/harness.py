@@ -9,7 +9,7 @@ from typing import Any
 
 from events.decide import react
 from events.messages import (
-    PipelineActionRequested,
+    INPUT_TYPES,
     PipelineFinished,
     PipelineSubmitted,
     TaskFailed,
@@ -21,7 +21,6 @@ from events.state import PipelineState
 from streams.app import KafkaTasks
 from streams.executor import execute
 
-INPUTS = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested)
 
 
 @dataclass
@@ -46,7 +45,7 @@ class Harness:
                 self.pending.append(command)
             elif isinstance(command, PipelineFinished):
                 self.finished.append(command)
-            elif isinstance(command, INPUTS):
+            elif isinstance(command, INPUT_TYPES):
                 self.deliver(command)
         return commands
 
