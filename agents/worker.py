@@ -46,11 +46,22 @@ class Worker:
                     continue
                 # Step 1: run the batch's tasks, at most `worker_concurrency` at a time.
                 outcomes = await asyncio.gather(*(self._handle(message, limit) for message in batch))
-                # Step 2: produce every outcome and wait until the broker has them (acks=all).
+                # Step 2: produce every outcome and wait until the broker has them all (acks=all).
+                failures: list[Any] = []
                 for outcome in outcomes:
                     if outcome is not None:
-                        producer.produce(self.topics.pipeline_events, key=outcome.pipeline_id.encode(), value=self.codec.encode(outcome))
-                await asyncio.to_thread(producer.flush, 30)
+                        producer.produce(
+                            self.topics.pipeline_events,
+                            key=outcome.pipeline_id.encode(),
+                            value=self.codec.encode(outcome),
+                            on_delivery=lambda error, _: failures.append(error) if error else None,
+                        )
+                while await asyncio.to_thread(producer.flush, 5):
+                    log.warning("waiting for the broker to acknowledge this batch's outcomes")
+                if failures:
+                    # Without the outcomes on Kafka, committing would lose the tasks: stop instead;
+                    # the batch runs again when the worker restarts.
+                    raise RuntimeError(f"could not deliver task outcomes: {failures[0]}")
                 # Step 3: only then commit the requests' offsets. A crash before this re-runs the
                 # batch (at-least-once); the orchestrator's fold drops the duplicate outcomes.
                 consumer.commit(asynchronous=False)

@@ -12,7 +12,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, Topi
 
 from events import messages as m
 from events.codec import Codec
-from events.errors import ActionRejectedError
+from events.errors import ActionRejectedError, KafkaTasksError
 from events.status import PipelineStatus
 from streams.admin import consumer_config, ensure_app_topics, producer_config
 from streams.builder import PipelineBuilder
@@ -142,10 +142,23 @@ class KafkaTasksClient:
             self._waiting[correlation_id] = future
         return future
 
-    def _send(self, event: Any) -> None:
-        self._producer.produce(self.topics.pipeline_events, key=event.pipeline_id.encode(), value=self.codec.encode(event))
-        self._producer.poll(0)
-        self._producer.flush(10)
+    def _send(self, event: Any, timeout_s: float = 30.0) -> None:
+        """Produce `event` and return once Kafka has it; raise if it could not be delivered."""
+        failures: list[Any] = []
+        self._producer.produce(
+            self.topics.pipeline_events,
+            key=event.pipeline_id.encode(),
+            value=self.codec.encode(event),
+            on_delivery=lambda error, _: failures.append(error) if error else None,
+        )
+        undelivered = self._producer.flush(timeout_s)
+        if failures or undelivered:
+            reason = failures[0] if failures else f"no acknowledgement within {timeout_s} s"
+            raise KafkaTasksError(
+                f"could not deliver {type(event).__name__} for pipeline {event.pipeline_id} to Kafka "
+                f"({reason}); check the bootstrap servers ({self.settings.bootstrap_servers}) and "
+                "that the brokers are up, then submit again"
+            )
 
     def _assign_at_end(self) -> None:
         # Explicit offsets, read now: a reply produced right after submit cannot be skipped.
