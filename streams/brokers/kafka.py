@@ -456,7 +456,9 @@ def _format(nodes: list[KafkaNode], libs: Path, cluster_id: str, deadline: float
     running = []
     for node in nodes:
         command = _java_command(libs, node.dir, "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                                "-t", cluster_id, "-c", str(node.dir / "server.properties"))
+                                # "--cluster-id=ID", not "-t ID": a base64url id may start with
+                                # "-", which the tool's parser would read as an option.
+                                f"--cluster-id={cluster_id}", "-c", str(node.dir / "server.properties"))
         running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True))
     try:

@@ -200,3 +200,21 @@ def test_jvm_dies_with_a_sigkilled_launcher(tmp_path: Path) -> None:
         launcher.send_signal(signal.SIGKILL)
         launcher.wait(10)
     wait_until(lambda: gone(pid), 15, f"JVM {pid} ending after its launcher was SIGKILLed")
+
+
+@pytest.mark.kafka
+def test_a_cluster_id_starting_with_a_dash_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: a random base64url cluster id can start with "-"; passed as "-t ID" the
+    # storage tool read it as an option and formatting failed (about 1 start in 64).
+    import streams.brokers.kafka as launcher
+
+    class DashFirst:
+        bytes = b"\xf8" + bytes(15)  # base64url of 0xf8... starts with "-"
+
+    monkeypatch.setattr(launcher.uuid, "uuid4", lambda: DashFirst())
+    cluster = launcher.start_kafka(nodes=1, log=lambda message: None)
+    try:
+        assert cluster.cluster_id.startswith("-")
+        assert cluster.brokers()
+    finally:
+        cluster.stop()
