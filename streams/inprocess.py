@@ -56,7 +56,6 @@ class InProcessRunner:
         )
         self.states: dict[str, PipelineState | None] = {}
         self.published: list[Event] = []  # everything decided, in order: the status topic's view
-        self.executed: list[TaskRequested] = []  # every request a worker ran, retries included
         self._inbox: deque[Any] = deque()
         self._work: deque[TaskRequested] = deque()
         self._finished: dict[str, PipelineFinished] = {}
@@ -103,7 +102,6 @@ class InProcessRunner:
             self._fold_inbox()
             if self._work:
                 request = self._work.popleft()
-                self.executed.append(request)
                 self._inbox.append(self._wire(await execute(self.tasks, request)))
                 continue
             wake = min(
