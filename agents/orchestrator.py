@@ -5,6 +5,7 @@ logic lives here.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -19,6 +20,7 @@ from faust.streams import _current_event
 from events.codec import Codec
 from events.decide import next_wakeup, react
 from events.errors import DecodeError
+from agents.offsets import OffsetGuard, Verdict
 from events.messages import TimerElapsed
 from streams.publisher import Publisher
 from streams.settings import Settings
@@ -31,6 +33,9 @@ log = logging.getLogger("kafka_tasks.orchestrator")
 # 1,000 rewrites of an ever larger state.
 BATCH_SIZE = 1000
 BATCH_WINDOW_S = 0.002
+COMMIT_INTERVAL_S = 0.25  # how often processed offsets are committed
+STALL_CHECK_S = 1.0  # how often partitions are checked for records that never arrive
+STALL_AFTER_S = 3.0  # ... and how long none may arrive while some wait
 
 
 @contextlib.contextmanager
@@ -47,8 +52,14 @@ def processing(event: Any) -> Iterator[None]:
 def install_orchestrator(app: faust.App, settings: Settings) -> None:
     topics = Topics(settings.app_id)
     codec = Codec()
+    # acks=False: faust does not track or commit this topic's offsets; the agent does, through the
+    # OffsetGuard, because faust's own tracking can skip a record around rebalances (issue #3).
     events = app.topic(
-        topics.pipeline_events, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
+        topics.pipeline_events,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+        acks=False,
     )
     # The table's changelog is pickled and written by this app alone: faust's warning about
     # untrusted producers does not apply.
@@ -70,23 +81,57 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     # unpickling all of it, once per batch. Cleared whenever partitions move (another replica
     # may have written them meanwhile); finished pipelines leave it.
     live: dict[bytes, Any] = {}
+    guard = OffsetGuard()
+    durable: dict[Any, int] = {}  # partition -> offset before which everything is stored and sent
+    committed: dict[Any, int] = {}
+
+    def forget() -> None:
+        live.clear()
+        guard.reset()
+        durable.clear()
+        committed.clear()
 
     @app.on_partitions_revoked.connect
     async def forget_on_revoke(sender: Any, revoked: Any, **_: Any) -> None:
-        live.clear()
+        forget()
         wakeups.clear()
 
     @app.on_partitions_assigned.connect
     async def forget_on_assign(sender: Any, assigned: Any, **_: Any) -> None:
-        live.clear()
+        forget()
+
+    async def start_cursor(tp: Any) -> None:
+        # faust read the group's committed offsets when the assignment's recovery completed.
+        offset = app.consumer._committed_offset.get(tp)
+        if offset is None:
+            offset = (await app.consumer.earliest_offsets(tp)).get(tp, 0)
+        guard.start(tp, offset, time.monotonic())
+
+    def owned(tp: Any) -> bool:
+        return tp in app.consumer.assignment()
 
     @app.agent(events, name="orchestrate")
     async def orchestrate(stream: Any) -> None:
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_S):
+            # Step 1: admit records in offset order, per partition; ask for a re-read on a gap.
+            admitted = []
+            for record in batch:
+                tp = record.message.tp
+                if not guard.knows(tp):
+                    await start_cursor(tp)
+                verdict = guard.admit(tp, record.message.offset, time.monotonic())
+                if verdict is Verdict.PROCESS:
+                    admitted.append(record)
+                elif verdict is Verdict.SEEK_BACK:
+                    log.warning(
+                        "%s: got offset %s but %s was never delivered; reading again from %s",
+                        tp, record.message.offset, guard.expected(tp), guard.expected(tp),
+                    )
+                    await app.consumer.seek(tp, guard.expected(tp))
             touched: dict[bytes, tuple[Any, Any]] = {}  # key -> (state, the event that set it)
             outbox: list[Any] = []
-            for record in batch:
-                # Step 1: decode. Bytes that are not an event are logged and skipped (they never
+            for record in admitted:
+                # Step 2: decode. Bytes that are not an event are logged and skipped (they never
                 # stop the agent); dead-letter routing is the reliability issue's job.
                 try:
                     event = codec.decode(record.value)
@@ -94,7 +139,7 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                     log.error("skipping an undecodable record: %s", error)
                     continue
                 key = event.pipeline_id.encode()
-                # Step 2: fold and decide, purely, on the batch's latest state of the pipeline.
+                # Step 3: fold and decide, purely, on the batch's latest state of the pipeline.
                 if key in touched:
                     current = touched[key][0]
                 elif key in live:
@@ -104,14 +149,16 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                 state, commands = react(current, event, time.time())
                 touched[key] = (state, record)
                 outbox.extend(commands)
-            # Step 3: store each touched pipeline once. The table writes reach the changelog before
-            # the batch's offsets commit, so after a crash the batch is folded again; the fold
-            # drops what it already saw.
+            # Step 4: store each touched pipeline once, and publish the decisions; then wait until
+            # the broker has every write. Only then do the batch's offsets count as processed, so
+            # after a crash the batch is folded again (the fold drops what it already saw).
+            sent = []
             for key, (state, record) in touched.items():
-                if state is None:
-                    continue
+                if state is None or not owned(record.message.tp):
+                    continue  # revoked meanwhile: its new owner folds these records again
                 with processing(record):
-                    pipelines[key] = state
+                    pipelines.data[key] = state
+                sent.append(pipelines.send_changelog(record.message.partition, key, state))
                 if state.status.is_finished:
                     live.pop(key, None)
                 else:
@@ -122,9 +169,34 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                     wakeups.pop(pipeline_id, None)
                 else:
                     wakeups[pipeline_id] = wake
-            # Step 4: publish the decisions.
             for command in outbox:
-                await publisher.publish(command)
+                sent.append(await publisher.publish(command))
+            await asyncio.gather(*sent)
+            durable.update(guard.committable())
+
+    @app.timer(interval=COMMIT_INTERVAL_S)
+    async def commit_processed() -> None:
+        due = {tp: offset for tp, offset in durable.items() if committed.get(tp) != offset and owned(tp)}
+        if due and await app.consumer._commit(due):
+            committed.update(due)
+
+    @app.timer(interval=STALL_CHECK_S)
+    async def reread_stalled_partitions() -> None:
+        # Records waiting on a partition while nothing arrives: faust lost its place (a record
+        # skipped at the tail, or a partition left paused after a failed rebalance).
+        if app.rebalancing:
+            return
+        mine = [tp for tp in app.consumer.assignment() if tp.topic == events.get_topic_name()]
+        for tp in mine:
+            if not guard.knows(tp):
+                await start_cursor(tp)
+        if not mine:
+            return
+        highwaters = await app.consumer.highwaters(*mine)
+        for tp, offset in guard.stalled(dict(highwaters), time.monotonic(), STALL_AFTER_S):
+            log.warning("%s: records wait from offset %s but none arrive; reading again from there", tp, offset)
+            await app.consumer.seek(tp, offset)
+            app.consumer.resume_partitions({tp})
 
     @app.timer(interval=0.05)
     async def fire_due_retries() -> None:

@@ -33,9 +33,10 @@ class Publisher:
         self.codec = codec
         self._channels: dict[str, Any] = {}
 
-    async def publish(self, event: Any) -> None:
+    async def publish(self, event: Any) -> Any:
+        """Send `event`; returns a future that resolves once the broker has it."""
         name, key = destination(event, self.topics)
         channel = self._channels.get(name)
         if channel is None:
             channel = self._channels[name] = self.app.topic(name, key_serializer="raw", value_serializer="raw")
-        await channel.send(key=key, value=self.codec.encode(event))
+        return await channel.send(key=key, value=self.codec.encode(event))

@@ -52,10 +52,6 @@ def events_partitions_by_member(settings: Settings) -> list[set[int]]:
     ]
 
 
-@pytest.mark.skip(
-    reason="flaky (issues #3, #4): passes in most runs, but in some the pipelines on partitions "
-    "that moved to the second replica when it joined stall (no recovery error logged)"
-)
 def test_two_replicas_split_the_partitions_and_finish_every_pipeline(deployment: Any) -> None:
     settings, client, processes = deployment
     handles = [client.submit(chain(i, 3)) for i in range(40)]
@@ -72,11 +68,6 @@ def test_two_replicas_split_the_partitions_and_finish_every_pipeline(deployment:
     assert not split[0] & split[1]
 
 
-@pytest.mark.skip(
-    reason="flaky (issue #4): usually all 30 pipelines finish about 17 s after the SIGKILL, but in "
-    "about one run in four those on the dead replica's partitions stall after the survivor took "
-    "them over (no recovery error logged); run it by hand while investigating"
-)
 def test_a_killed_replica_is_replaced_and_no_pipeline_is_lost(deployment: Any) -> None:
     settings, client, processes = deployment
     assert client.submit(chain(0, 1)).result(120) == 1  # both replicas up and joined
