@@ -174,13 +174,11 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
             await asyncio.gather(*sent)
             durable.update(guard.committable())
 
-    @app.timer(interval=COMMIT_INTERVAL_S)
     async def commit_processed() -> None:
         due = {tp: offset for tp, offset in durable.items() if committed.get(tp) != offset and owned(tp)}
         if due and await app.consumer._commit(due):
             committed.update(due)
 
-    @app.timer(interval=STALL_CHECK_S)
     async def reread_stalled_partitions() -> None:
         # Records waiting on a partition while nothing arrives: faust lost its place (a record
         # skipped at the tail, or a partition left paused after a failed rebalance).
@@ -197,6 +195,22 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
             log.warning("%s: records wait from offset %s but none arrive; reading again from there", tp, offset)
             await app.consumer.seek(tp, offset)
             app.consumer.resume_partitions({tp})
+
+    def every(interval_s: float, step: Any) -> None:
+        """Run `step` again `interval_s` after each run ends (a faust timer warns when a slow
+        broker makes runs overlap). A failed run is logged; the next one tries again."""
+
+        @app.task
+        async def loop() -> None:
+            while not app.should_stop:
+                await asyncio.sleep(interval_s)
+                try:
+                    await step()
+                except Exception as error:  # a commit racing a rebalance, a broker going away
+                    log.warning("%s failed, retrying in %.2f s: %r", step.__name__, interval_s, error)
+
+    every(COMMIT_INTERVAL_S, commit_processed)
+    every(STALL_CHECK_S, reread_stalled_partitions)
 
     @app.timer(interval=0.05)
     async def fire_due_retries() -> None:

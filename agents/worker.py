@@ -10,7 +10,7 @@ import asyncio
 import logging
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 
 from events.codec import Codec
 from events.errors import DecodeError
@@ -64,7 +64,13 @@ class Worker:
                     raise RuntimeError(f"could not deliver task outcomes: {failures[0]}")
                 # Step 3: only then commit the requests' offsets. A crash before this re-runs the
                 # batch (at-least-once); the orchestrator's fold drops the duplicate outcomes.
-                consumer.commit(asynchronous=False)
+                try:
+                    consumer.commit(asynchronous=False)
+                except KafkaException as error:
+                    # The group moved on (a coordinator or this member's assignment was lost):
+                    # whoever holds the partitions now runs the batch again; the duplicates'
+                    # outcomes are dropped by the orchestrator's fold.
+                    log.warning("could not commit a finished batch, it will run again: %s", error)
                 self.processed += len(batch)
         finally:
             consumer.close()

@@ -9,6 +9,7 @@ from streams.topics import Topics
 
 
 def make_faust_app(settings: Settings) -> faust.App:
+    _make_producers_idempotent()
     if settings.is_tansu:
         tansu_compat.apply()  # only for the dev broker; never against Apache Kafka
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -29,3 +30,12 @@ def make_faust_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         web_enabled=False,
     )
+
+
+def _make_producers_idempotent() -> None:
+    """faust asks aiokafka for an idempotent producer only under exactly-once processing. The
+    orchestrator wants it at least once too: a send retried across a partition leader change must
+    not write a task request or a reply twice. faust has no setting for it, hence the override."""
+    from faust.transport.drivers import aiokafka as driver
+
+    driver.Producer._settings_extra = lambda self: {"acks": "all", "enable_idempotence": True}
