@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from events import messages as m
 from events.codec import Codec
@@ -165,15 +165,22 @@ class KafkaTasksClient:
         metadata = self._consumer.list_topics(self.reply_topic, timeout=10)
         partitions = []
         for p in metadata.topics[self.reply_topic].partitions:
-            high = self._high_watermark(TopicPartition(self.reply_topic, p))
-            partitions.append(TopicPartition(self.reply_topic, p, high if high >= 0 else OFFSET_END))
+            partitions.append(TopicPartition(self.reply_topic, p, self._high_watermark(TopicPartition(self.reply_topic, p))))
         self._consumer.assign(partitions)
 
     def _high_watermark(self, partition: TopicPartition, timeout_s: float = 30.0) -> int:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                return int(self._consumer.get_watermark_offsets(partition, timeout=10)[1])
+                high = int(self._consumer.get_watermark_offsets(partition, timeout=10)[1])
+                if high >= 0:
+                    return high
+                # No answer yet (a new topic's leader is not known everywhere): reading "from the
+                # end" instead would skip a reply produced before the fetch starts. Ask again.
+                if time.monotonic() > deadline:
+                    raise KafkaTasksError(f"no high watermark for {partition.topic}[{partition.partition}]; "
+                                          "check that the brokers are up")
+                time.sleep(0.1)
             except KafkaException as ex:
                 # Right after a topic is created or a leader moves, the answer is briefly "not
                 # leader": retry those, fail on anything else.
