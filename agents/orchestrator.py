@@ -1,7 +1,8 @@
 """The orchestrator: a faust agent over the pipeline events topic, keyed by pipeline id.
 
-Per batch of events: decode -> fold + decide (the pure engine) -> store -> publish. No workflow
-logic lives here.
+Per batch of events: admit in offset order (agents.offsets) -> decode -> fold + decide (the pure
+engine) -> store and publish -> wait until the broker has it all; then the offsets count as
+processed and are committed. No workflow logic lives here.
 """
 from __future__ import annotations
 
