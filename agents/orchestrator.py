@@ -106,7 +106,8 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
         offset = app.consumer._committed_offset.get(tp)
         if offset is None:
             offset = (await app.consumer.earliest_offsets(tp)).get(tp, 0)
-        guard.start(tp, offset, time.monotonic())
+        if not guard.knows(tp):  # the agent and the stall check may both have asked
+            guard.start(tp, offset, time.monotonic())
 
     def owned(tp: Any) -> bool:
         return tp in app.consumer.assignment()
