@@ -17,7 +17,7 @@ from streams.brokers.kafka import KafkaCluster, start_kafka
 from streams.client import KafkaTasksClient
 from streams.settings import Settings
 from streams.topics import Topics
-from tests.integration.processes import Processes
+from tests.processes import Processes
 from tests.integration.replica_app import step, tasks
 
 pytestmark = [

@@ -11,7 +11,7 @@ import pytest
 from streams.client import KafkaTasksClient
 from streams.settings import Settings
 from streams.topics import Topics
-from tests.integration.processes import Processes
+from tests.processes import Processes
 from tests.integration.replica_app import step, tasks
 
 pytestmark = pytest.mark.kafka

@@ -4,8 +4,6 @@ processes (started through the CLI, as a user would), and the Python client.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -20,6 +18,7 @@ from streams import PipelineBuilder, PipelineStatus
 from streams.admin import consumer_config
 from streams.client import KafkaTasksClient, PipelineHandle
 from streams.settings import Settings
+from tests.processes import Processes
 
 S = PipelineStatus
 SETTLED = {S.PAUSED, S.COMPLETED, S.FAILED, S.CANCELLED}
@@ -32,11 +31,9 @@ class KafkaDriver:
     def __init__(self, settings: Settings, workdir: Path, env: dict[str, str]) -> None:
         self.settings = settings
         common = ["--app-id", settings.app_id, "--bootstrap-servers", settings.bootstrap_servers, "--broker", settings.broker]
-        self.logs = {name: workdir / f"{name}.log" for name in ("orchestrator", "worker")}
-        self.processes = [
-            self._spawn("orchestrator", [*common, "--state-dir", str(workdir / "state")], env),
-            self._spawn("worker", ["-A", "tests.scenarios.catalogue", *common], env),
-        ]
+        self.processes = Processes(workdir, env)
+        self.processes.spawn("orchestrator", "orchestrator", *common, "--state-dir", str(workdir / "state"))
+        self.processes.spawn("worker", "worker", "-A", "tests.scenarios.catalogue", *common)
         self.client = KafkaTasksClient(settings)
         self.handles: dict[str, PipelineHandle] = {}
         self._history: dict[str, list[PipelineStatus]] = defaultdict(list)  # of the latest run
@@ -110,23 +107,10 @@ class KafkaDriver:
     def close(self) -> None:
         self._stop.set()
         self.client.close()
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        self.processes.stop_all()
 
     def check_alive(self) -> None:
-        for name, process in zip(("orchestrator", "worker"), self.processes):
-            if process.poll() is not None:
-                raise RuntimeError(f"the {name} exited:\n" + self.logs[name].read_text()[-4000:])
-
-    def _spawn(self, command: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(self.logs[command], "wb")
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", command, *args], stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.processes.check_alive()
 
     def _read_status(self) -> None:
         codec = Codec()

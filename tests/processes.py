@@ -1,4 +1,5 @@
-"""Starting and stopping the CLI's processes from tests."""
+"""Starting and stopping the CLI's processes (orchestrator, worker) from tests, each logging to
+`<workdir>/<name>.log`."""
 from __future__ import annotations
 
 import os
@@ -9,14 +10,15 @@ from pathlib import Path
 
 
 class Processes:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
+        self.env = dict(os.environ) if env is None else env
         self.started: dict[str, subprocess.Popen[bytes]] = {}
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", *args], stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
+            [sys.executable, "-m", "streams.cli", *args], stdout=log, stderr=subprocess.STDOUT, env=self.env
         )
         self.started[name] = process
         return process
@@ -27,6 +29,12 @@ class Processes:
 
     def log(self, name: str) -> str:
         return (self.workdir / f"{name}.log").read_text()[-4000:]
+
+    def check_alive(self) -> None:
+        """Raise, with its log's tail, if a started process has exited."""
+        for name, process in self.started.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"the {name} exited:\n" + self.log(name))
 
     def stop_all(self) -> None:
         for process in self.started.values():
