@@ -1,8 +1,8 @@
 """The orchestrator: a faust agent over the pipeline events topic, keyed by pipeline id.
 
 Per batch of events: admit in offset order (agents.offsets) -> decode -> fold + decide (the pure
-engine) -> store and publish -> wait until the broker has it all; then the offsets count as
-processed and are committed. No workflow logic lives here.
+engine) -> publish the decisions, then store the new states, each acknowledged by the broker;
+then the offsets count as processed and are committed. No workflow logic lives here.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from events.codec import Codec
 from events.decide import next_wakeup, react
 from events.errors import DecodeError
 from agents.offsets import OffsetGuard, Verdict
+from agents.recovery import reread_stalled_recovery
 from events.messages import TimerElapsed
 from streams.publisher import Publisher
 from streams.settings import Settings
@@ -151,16 +152,20 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                 state, commands = react(current, event, time.time())
                 touched[key] = (state, record)
                 outbox.extend(commands)
-            # Step 4: store each touched pipeline once, and publish the decisions; then wait until
-            # the broker has every write. Only then do the batch's offsets count as processed, so
-            # after a crash the batch is folded again (the fold drops what it already saw).
-            sent = []
+            # Step 4: publish the decisions and wait until the broker has them; only then store
+            # each touched pipeline once and wait for its changelog. After that the batch's
+            # offsets count as processed. The order matters after a crash: with the old state
+            # stored, the new owner folds the batch again and sends its decisions again (the fold
+            # drops the duplicate results); a new state stored before its requests were sent
+            # would leave the pipeline waiting for tasks nobody was asked to run.
+            await asyncio.gather(*[await publisher.publish(command) for command in outbox])
+            stored = []
             for key, (state, record) in touched.items():
                 if state is None or not owned(record.message.tp):
                     continue  # revoked meanwhile: its new owner folds these records again
                 with processing(record):
                     pipelines.data[key] = state
-                sent.append(pipelines.send_changelog(record.message.partition, key, state))
+                stored.append(pipelines.send_changelog(record.message.partition, key, state))
                 if state.status.is_finished:
                     live.pop(key, None)
                 else:
@@ -171,9 +176,7 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                     wakeups.pop(pipeline_id, None)
                 else:
                     wakeups[pipeline_id] = wake
-            for command in outbox:
-                sent.append(await publisher.publish(command))
-            await asyncio.gather(*sent)
+            await asyncio.gather(*stored)
             durable.update(guard.committable())
 
     async def commit_processed() -> None:
@@ -213,6 +216,11 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
 
     every(COMMIT_INTERVAL_S, commit_processed)
     every(STALL_CHECK_S, reread_stalled_partitions)
+
+    async def reread_stalled_changelogs() -> None:
+        await reread_stalled_recovery(app, STALL_AFTER_S)
+
+    every(STALL_CHECK_S, reread_stalled_changelogs)
 
     @app.timer(interval=0.05)
     async def fire_due_retries() -> None:

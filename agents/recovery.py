@@ -1,0 +1,55 @@
+"""A watch over faust's table recovery, which can wait forever for changelog records.
+
+faust 0.15.3 drops records that arrive while its flow is stopped or its generation changes, yet
+the consumer's position has moved past them. When that hits a changelog partition being
+restored, recovery waits for offsets that will never come again, and the replica never leaves
+recovery: every pipeline of its partitions stalls (seen after a replica kill, issue #3; the
+upstream reports are faust-streaming #155 and #176). The cure is to read the partition again
+from the offset recovery needs next; records it already has are skipped by recovery itself.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+log = logging.getLogger("kafka_tasks.orchestrator")
+
+
+def stalled_changelogs(
+    remaining: Mapping[Any, int],
+    applied: Mapping[Any, int],
+    received_at: Mapping[Any, float],
+    started_at: float,
+    now: float,
+    stall_after_s: float,
+) -> dict[Any, int]:
+    """Changelog partitions that still owe records but delivered none for `stall_after_s`
+    (counting from the start of recovery when none came at all), each with the offset to read
+    from: the one after the last applied (-1 when nothing was)."""
+    return {
+        tp: max(applied[tp] + 1, 0)
+        for tp, owed in remaining.items()
+        if owed > 0 and now - received_at.get(tp, started_at) >= stall_after_s
+    }
+
+
+async def reread_stalled_recovery(app: Any, stall_after_s: float) -> None:
+    recovery = app.tables.recovery
+    # (app.rebalancing stays set until recovery ends, so it cannot gate this check)
+    if not recovery.in_recovery or recovery.signal_recovery_start.is_set():
+        return  # not restoring, or a new rebalance is about to restart recovery anyway
+    started_at = recovery._recovery_started_at
+    if started_at is None:
+        return
+    now = time.monotonic()
+    received_at = recovery._active_events_received_at
+    stalled = stalled_changelogs(
+        recovery.active_remaining(), recovery.active_offsets, received_at, started_at, now, stall_after_s
+    )
+    for tp, offset in stalled.items():
+        log.warning("%s: table recovery needs offset %s but nothing arrives; reading again from there", tp, offset)
+        await app.consumer.seek(tp, offset)
+        app.consumer.resume_partitions({tp})
+        received_at[tp] = now  # the re-read gets its own stall_after_s
