@@ -201,11 +201,10 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
             await app.consumer.seek(tp, offset)
             app.consumer.resume_partitions({tp})
 
-    def every(interval_s: float, step: Any) -> None:
-        """Run `step` again `interval_s` after each run ends (a faust timer warns when a slow
-        broker makes runs overlap). A failed run is logged; the next one tries again."""
+    def every(interval_s: float, step: Any) -> Any:
+        """A loop running `step` again `interval_s` after each run ends (a faust timer warns when
+        a slow broker makes runs overlap). A failed run is logged; the next one tries again."""
 
-        @app.task
         async def loop() -> None:
             while not app.should_stop:
                 await asyncio.sleep(interval_s)
@@ -214,13 +213,23 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                 except Exception as error:  # a commit racing a rebalance, a broker going away
                     log.warning("%s failed, retrying in %.2f s: %r", step.__name__, interval_s, error)
 
-    every(COMMIT_INTERVAL_S, commit_processed)
-    every(STALL_CHECK_S, reread_stalled_partitions)
+        return loop
+
+    app.task(every(COMMIT_INTERVAL_S, commit_processed))
+    app.task(every(STALL_CHECK_S, reread_stalled_partitions))
 
     async def reread_stalled_changelogs() -> None:
         await reread_stalled_recovery(app, STALL_AFTER_S)
 
-    every(STALL_CHECK_S, reread_stalled_changelogs)
+    # faust starts app tasks once the first table recovery has completed, too late to watch that
+    # recovery: this loop starts with the first partition assignment instead.
+    watch_recovery = every(STALL_CHECK_S, reread_stalled_changelogs)
+    watching: list[Any] = []
+
+    @app.on_partitions_assigned.connect
+    async def start_watching_recovery(sender: Any, assigned: Any, **_: Any) -> None:
+        if not watching:
+            watching.append(app.add_future(watch_recovery()))
 
     @app.timer(interval=0.05)
     async def fire_due_retries() -> None:

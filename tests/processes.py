@@ -15,10 +15,11 @@ class Processes:
         self.env = dict(os.environ) if env is None else env
         self.started: dict[str, subprocess.Popen[bytes]] = {}
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, *args: str, module: str = "streams.cli") -> subprocess.Popen[bytes]:
+        """Run `python -m module *args`: the CLI, or a test's wrapper around it."""
         log = open(self.workdir / f"{name}.log", "wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", *args], stdout=log, stderr=subprocess.STDOUT, env=self.env
+            [sys.executable, "-m", module, *args], stdout=log, stderr=subprocess.STDOUT, env=self.env
         )
         self.started[name] = process
         return process
