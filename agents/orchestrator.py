@@ -79,6 +79,9 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     pipelines.changelog_topic = pipelines._new_changelog_topic()
     publisher = Publisher(app, topics, codec)
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due
+    # The due times live in the pipelines' states; this index of them is rebuilt from the table
+    # after partitions move, so a retry waiting on a replica that died still falls due.
+    wakeups_loaded = [False]
     # Write-through cache of running pipelines: reading a state back from RocksDB means
     # unpickling all of it, once per batch. Cleared whenever partitions move (another replica
     # may have written them meanwhile); finished pipelines leave it.
@@ -97,10 +100,12 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     async def forget_on_revoke(sender: Any, revoked: Any, **_: Any) -> None:
         forget()
         wakeups.clear()
+        wakeups_loaded[0] = False
 
     @app.on_partitions_assigned.connect
     async def forget_on_assign(sender: Any, assigned: Any, **_: Any) -> None:
         forget()
+        wakeups_loaded[0] = False
 
     async def start_cursor(tp: Any) -> None:
         # faust read the group's committed offsets when the assignment's recovery completed.
@@ -231,10 +236,23 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
         if not watching:
             watching.append(app.add_future(watch_recovery()))
 
+    def load_wakeups() -> None:
+        # One pass over the table's assigned partitions (each state unpickled once), after each
+        # rebalance's recovery: cheap next to the recovery that precedes it.
+        for key, state in pipelines.items():
+            wake = next_wakeup(state)
+            if wake is not None:
+                wakeups.setdefault(key.decode(), wake)
+        wakeups_loaded[0] = True
+
     @app.timer(interval=0.05)
     async def fire_due_retries() -> None:
         # Retries are scheduled, never slept: when one falls due, an event goes through the
         # pipeline's own partition so the agent decides it in order with everything else.
+        if not wakeups_loaded[0]:
+            if app.rebalancing or app.tables.recovery.in_recovery:
+                return
+            load_wakeups()
         now = time.time()
         for pipeline_id, at in list(wakeups.items()):
             if at <= now:

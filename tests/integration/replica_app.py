@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
-from streams import KafkaTasks
+from streams import KafkaTasks, RetryPolicy
 
 tasks = KafkaTasks(app_id="replicas")
 
@@ -12,3 +13,15 @@ tasks = KafkaTasks(app_id="replicas")
 def step(x: int) -> int:
     time.sleep(0.02)  # long enough that pipelines are in flight when a replica dies
     return x + 1
+
+
+_failed_once: set[int] = set()
+
+
+@tasks.bind(retry_policy=RetryPolicy(delay=timedelta(seconds=3)))
+def fails_once(x: int) -> int:
+    """Fails on its first run for each `x` (one worker process remembers); its retry waits 3 s."""
+    if x not in _failed_once:
+        _failed_once.add(x)
+        raise RuntimeError(f"first run for {x} fails")
+    return x

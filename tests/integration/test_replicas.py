@@ -12,7 +12,7 @@ from streams.client import KafkaTasksClient
 from streams.settings import Settings
 from streams.topics import Topics
 from tests.processes import Processes
-from tests.integration.replica_app import step, tasks
+from tests.integration.replica_app import fails_once, step, tasks
 
 pytestmark = pytest.mark.kafka
 
@@ -89,6 +89,19 @@ def test_a_killed_replica_is_replaced_and_no_pipeline_is_lost(deployment: Any) -
         raise AssertionError("pipelines lost after the failover:\n" + processes.log("replica-b")) from None
     assert results == [i * 100 + 10 for i in range(30)]
     print(f"\nall 30 pipelines finished {time.monotonic() - started:.1f} s after the SIGKILL")
+
+
+def test_retries_waiting_on_a_killed_replica_fall_due_on_the_survivor(deployment: Any) -> None:
+    settings, client, processes = deployment
+    assert client.submit(chain(0, 1)).result(120) == 1  # both replicas up and joined
+    handles = [client.submit(fails_once.send(i)) for i in range(20)]
+    time.sleep(1.5)  # every first run has failed: the retries wait 3 s, on both replicas
+    processes.kill("replica-a")
+    try:
+        results = [h.result(120) for h in handles]
+    except TimeoutError:
+        raise AssertionError("retries lost with the killed replica:\n" + processes.log("replica-b")) from None
+    assert results == list(range(20))
 
 
 def test_a_replacement_whose_table_recovery_loses_records_reads_them_again(broker: Any, tmp_path: Any) -> None:
