@@ -77,7 +77,7 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     # topic's: every record failed to decode, was dropped, and recovery waited forever for the
     # highwater. `_new_changelog_topic` is faust's own recipe (private, so only used here).
     pipelines.changelog_topic = pipelines._new_changelog_topic()
-    publisher = Publisher(app, topics, codec)
+    publisher = Publisher(app, topics, codec, settings.max_message_bytes)
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due
     # The due times live in the pipelines' states; this index of them is rebuilt from the table
     # after partitions move, so a retry waiting on a replica that died still falls due.
@@ -138,13 +138,14 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                     await app.consumer.seek(tp, guard.expected(tp))
             touched: dict[bytes, tuple[Any, Any]] = {}  # key -> (state, the event that set it)
             outbox: list[Any] = []
+            sent: list[Any] = []  # dead letters, acknowledged with the decisions
             for record in admitted:
-                # Step 2: decode. Bytes that are not an event are logged and skipped (they never
-                # stop the agent); dead-letter routing is the reliability issue's job.
+                # Step 2: decode. Bytes that are not an event go to the dead letters, unchanged;
+                # they never stop the agent.
                 try:
                     event = codec.decode(record.value)
                 except DecodeError as error:
-                    log.error("skipping an undecodable record: %s", error)
+                    sent.append(await publisher.dead_letter(record, f"not a Kafka Tasks event: {error}"))
                     continue
                 key = event.pipeline_id.encode()
                 # Step 3: fold and decide, purely, on the batch's latest state of the pipeline.
@@ -163,7 +164,8 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
             # stored, the new owner folds the batch again and sends its decisions again (the fold
             # drops the duplicate results); a new state stored before its requests were sent
             # would leave the pipeline waiting for tasks nobody was asked to run.
-            await asyncio.gather(*[await publisher.publish(command) for command in outbox])
+            sent += [await publisher.publish(command) for command in outbox]
+            await asyncio.gather(*sent)
             stored = []
             for key, (state, record) in touched.items():
                 if state is None or not owned(record.message.tp):

@@ -8,20 +8,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
 
 from events.codec import Codec
-from events.errors import DecodeError
-from events.messages import TaskRequested
+from events.errors import DecodeError, PayloadTooLargeError, UnknownTaskError, UnsupportedValueError
+from events.messages import TaskFailed, TaskRequested
 from streams.admin import consumer_config, ensure_app_topics, producer_config
 from streams.app import KafkaTasks
-from streams.executor import execute
+from streams.dead_letters import dead_letter_headers
+from streams.executor import execute, failed
+from streams.retry import qualified_name
 from streams.settings import Settings
 from streams.topics import Topics
 
 log = logging.getLogger("kafka_tasks.worker")
+
+# Failures that are not the task's own: the request also goes to the dead letters, where an
+# operator sees it (a worker deployed without the task, a result Kafka cannot carry).
+_DEAD_LETTER_ERRORS = frozenset(qualified_name(e) for e in (UnknownTaskError, UnsupportedValueError, PayloadTooLargeError))
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What became of one consumed request."""
+
+    message: Any
+    outcome: bytes | None = None  # the encoded result or failure, for the pipeline events topic
+    pipeline_id: str | None = None
+    problem: str | None = None  # why the request also goes to the dead letters
 
 
 class Worker:
@@ -45,17 +62,12 @@ class Worker:
                 if not batch:
                     continue
                 # Step 1: run the batch's tasks, at most `worker_concurrency` at a time.
-                outcomes = await asyncio.gather(*(self._handle(message, limit) for message in batch))
-                # Step 2: produce every outcome and wait until the broker has them all (acks=all).
+                handled = await asyncio.gather(*(self._handle(message, limit) for message in batch))
+                # Step 2: produce every outcome (and dead letter) and wait until the broker has
+                # them all (acks=all).
                 failures: list[Any] = []
-                for outcome in outcomes:
-                    if outcome is not None:
-                        producer.produce(
-                            self.topics.pipeline_events,
-                            key=outcome.pipeline_id.encode(),
-                            value=self.codec.encode(outcome),
-                            on_delivery=lambda error, _: failures.append(error) if error else None,
-                        )
+                for each in handled:
+                    self._produce(producer, each, failures)
                 while await asyncio.to_thread(producer.flush, 5):
                     log.warning("waiting for the broker to acknowledge this batch's outcomes")
                 if failures:
@@ -76,6 +88,24 @@ class Worker:
             consumer.close()
             producer.flush(10)
 
+    def _produce(self, producer: Producer, handled: Handled, failures: list[Any]) -> None:
+        def on_delivery(error: Any, _: Any) -> None:
+            if error:
+                failures.append(error)
+
+        if handled.outcome is not None:
+            key = (handled.pipeline_id or "").encode()
+            producer.produce(self.topics.pipeline_events, key=key, value=handled.outcome, on_delivery=on_delivery)
+        if handled.problem is not None:
+            message = handled.message
+            log.error("dead-lettering the request at %s[%s]@%s: %s",
+                      message.topic(), message.partition(), message.offset(), handled.problem)
+            headers = dead_letter_headers(
+                message.topic(), message.partition(), message.offset(), handled.problem, message.value()
+            )
+            producer.produce(self.topics.dead_letters, key=message.key(), value=message.value(),
+                             headers=headers, on_delivery=on_delivery)
+
     def _next_batch(self, consumer: Consumer) -> list[Any]:
         # poll() returns as soon as one request arrives (consume(n, t) would wait out t for n);
         # then take whatever else is already fetched, without waiting.
@@ -84,17 +114,26 @@ class Worker:
             return []
         return [first, *consumer.consume(self.settings.worker_concurrency * 4 - 1, 0)]
 
-    async def _handle(self, message: Any, limit: asyncio.Semaphore) -> Any:
+    async def _handle(self, message: Any, limit: asyncio.Semaphore) -> Handled:
         if message.error():
             log.warning("consumer error: %s", message.error())
-            return None
+            return Handled(message)
         try:
             request = self.codec.decode(message.value())
         except DecodeError as error:
-            log.error("skipping an undecodable request: %s", error)
-            return None
+            return Handled(message, problem=f"not a Kafka Tasks event: {error}")
         if not isinstance(request, TaskRequested):
-            log.error("skipping a %s on a request topic", type(request).__name__)
-            return None
+            return Handled(message, problem=f"a {type(request).__name__} on a request topic, where only "
+                                            "TaskRequested belongs; send it to the pipeline events topic")
         async with limit:
-            return await execute(self.tasks, request)
+            outcome = await execute(self.tasks, request)
+        encoded = self.codec.encode(outcome)
+        limit_bytes = self.settings.max_message_bytes
+        if len(encoded) > limit_bytes:
+            what = f"the outcome of task {request.task_name}"
+            outcome = failed(request, PayloadTooLargeError.of(what, len(encoded), limit_bytes))
+            encoded = self.codec.encode(outcome)
+        problem = None
+        if isinstance(outcome, TaskFailed) and outcome.error.exception_type in _DEAD_LETTER_ERRORS:
+            problem = outcome.error.exception_message
+        return Handled(message, encoded, request.pipeline_id, problem)

@@ -37,3 +37,15 @@ class IllegalTransitionError(KafkaTasksError, RuntimeError):
 
 class ActionRejectedError(KafkaTasksError, RuntimeError):
     """Pause/unpause/cancel or a re-submission that the pipeline's status does not allow."""
+
+
+class PayloadTooLargeError(KafkaTasksError, ValueError):
+    """An event (a task's arguments or result) larger than Kafka takes in one record."""
+
+    @staticmethod
+    def of(what: str, size: int, limit: int) -> PayloadTooLargeError:
+        return PayloadTooLargeError(
+            f"{what} is {size:,} bytes encoded, over the {limit:,} bytes one Kafka record may carry "
+            "(max_message_bytes). Pass a reference instead (a file path, a URL, an object-store key) "
+            "and load the data inside the task."
+        )

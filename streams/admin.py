@@ -56,7 +56,7 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float = 3
 
 def ensure_app_topics(settings: Settings, worker_names: tuple[str | None, ...] = (None,)) -> Topics:
     topics = Topics(settings.app_id)
-    ensure_topics(settings, [topics.pipeline_events])
+    ensure_topics(settings, [topics.pipeline_events, topics.dead_letters])
     retention = {} if settings.retention_ms is None else {"retention.ms": str(settings.retention_ms)}
     ensure_topics(
         settings, [topics.replies, topics.status, *(topics.requests(w) for w in worker_names)], retention

@@ -162,11 +162,28 @@ class KafkaTasksClient:
 
     def _assign_at_end(self) -> None:
         # Explicit offsets, read now: a reply produced right after submit cannot be skipped.
-        metadata = self._consumer.list_topics(self.reply_topic, timeout=10)
-        partitions = []
-        for p in metadata.topics[self.reply_topic].partitions:
-            partitions.append(TopicPartition(self.reply_topic, p, self._high_watermark(TopicPartition(self.reply_topic, p))))
+        partitions = [
+            TopicPartition(self.reply_topic, p, self._high_watermark(TopicPartition(self.reply_topic, p)))
+            for p in self._reply_partitions()
+        ]
         self._consumer.assign(partitions)
+
+    def _reply_partitions(self, timeout_s: float = 30.0) -> list[int]:
+        """The replies topic's partitions, once every one has a leader. Right after the topic is
+        created a broker can answer with no partitions at all: assigning that would leave this
+        client deaf to every reply (seen on a fresh three-node cluster, issue #9)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            topic = self._consumer.list_topics(self.reply_topic, timeout=10).topics.get(self.reply_topic)
+            if topic is not None and topic.error is None and topic.partitions:
+                if all(p.leader >= 0 for p in topic.partitions.values()):
+                    return sorted(topic.partitions)
+            if time.monotonic() > deadline:
+                raise KafkaTasksError(
+                    f"the replies topic {self.reply_topic} has no partitions with a leader after {timeout_s:.0f} s; "
+                    "check that the brokers are up"
+                )
+            time.sleep(0.1)
 
     def _high_watermark(self, partition: TopicPartition, timeout_s: float = 30.0) -> int:
         deadline = time.monotonic() + timeout_s

@@ -1,11 +1,20 @@
 """Where each decided event goes: one routing table for the orchestrator's output."""
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any
 
 from events import messages as m
 from events.codec import Codec
+from events.errors import PayloadTooLargeError
+from events.task_exception import TaskException
+from streams.dead_letters import dead_letter_headers
+from streams.executor import failed
+from streams.retry import qualified_name
 from streams.topics import Topics
+
+log = logging.getLogger("kafka_tasks.orchestrator")
 
 _REPLIES = (m.PipelineFinished, m.SubmissionRejected, m.PipelineActionApplied)
 
@@ -25,18 +34,46 @@ def destination(event: Any, topics: Topics) -> tuple[str, bytes]:
 
 
 class Publisher:
-    """Sends decided events through the faust app's producer."""
+    """Sends decided events, and dead letters, through the faust app's producer."""
 
-    def __init__(self, app: Any, topics: Topics, codec: Codec) -> None:
+    def __init__(self, app: Any, topics: Topics, codec: Codec, max_message_bytes: int) -> None:
         self.app = app
         self.topics = topics
         self.codec = codec
+        self.max_message_bytes = max_message_bytes
         self._channels: dict[str, Any] = {}
 
     async def publish(self, event: Any) -> Any:
         """Send `event`; returns a future that resolves once the broker has it."""
+        value = self.codec.encode(event)
+        if len(value) > self.max_message_bytes:
+            event = self._within_limit(event, len(value))
+            value = self.codec.encode(event)
         name, key = destination(event, self.topics)
+        return await self._channel(name).send(key=key, value=value)
+
+    async def dead_letter(self, record: Any, error: str) -> Any:
+        """Keep an input record nobody can process on the dead-letters topic, unchanged."""
+        message = record.message
+        log.error("dead-lettering the record at %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
+        headers = dead_letter_headers(message.topic, message.partition, message.offset, error, message.value)
+        return await self._channel(self.topics.dead_letters).send(key=message.key, value=message.value, headers=headers)
+
+    def _within_limit(self, event: Any, size: int) -> Any:
+        """The event that stands in for one too large for Kafka: the pipeline learns why."""
+        if isinstance(event, m.TaskRequested):
+            # Through the pipeline's own input, as if the task had failed: retries and
+            # `exceptionally` apply as to any failure.
+            what = f"the request for task {event.task_name} (its arguments and state)"
+            return failed(event, PayloadTooLargeError.of(what, size, self.max_message_bytes))
+        if isinstance(event, m.PipelineFinished):
+            error = PayloadTooLargeError.of(f"the result of pipeline {event.pipeline_id}", size, self.max_message_bytes)
+            exception = TaskException(event.pipeline_id, qualified_name(PayloadTooLargeError), str(error), "")
+            return dataclasses.replace(event, result=None, state=None, error=exception)
+        raise PayloadTooLargeError.of(f"a {type(event).__name__} event", size, self.max_message_bytes)
+
+    def _channel(self, name: str) -> Any:
         channel = self._channels.get(name)
         if channel is None:
             channel = self._channels[name] = self.app.topic(name, key_serializer="raw", value_serializer="raw")
-        return await channel.send(key=key, value=self.codec.encode(event))
+        return channel

@@ -28,6 +28,9 @@ class Settings:
         retention_ms: retention of the request, reply and status topics the app creates (None:
             the broker's default). The pipeline events topic keeps the broker default: it is
             the log that replay rebuilds state from.
+        max_message_bytes: the largest encoded event sent to Kafka (the brokers' default limit
+            is about 1 MB). A larger task result or request fails its pipeline with an error
+            that says so, instead of failing the send.
     """
 
     app_id: str
@@ -38,6 +41,7 @@ class Settings:
     replication_factor: int = 1
     worker_concurrency: int = 8
     retention_ms: int | None = None
+    max_message_bytes: int = 1_000_000
 
     @property
     def is_tansu(self) -> bool:
@@ -65,6 +69,7 @@ class Settings:
             ("replication_factor", int),
             ("worker_concurrency", int),
             ("retention_ms", int),
+            ("max_message_bytes", int),
         ):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw:

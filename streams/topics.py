@@ -30,6 +30,11 @@ class Topics:
         return f"{self.app_id}.status"
 
     @property
+    def dead_letters(self) -> str:
+        """Records that could not be processed, unchanged, with headers saying why."""
+        return f"{self.app_id}.dead-letters"
+
+    @property
     def orchestrator_group(self) -> str:
         return f"{self.app_id}-orchestrator"
 

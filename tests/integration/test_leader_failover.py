@@ -3,7 +3,6 @@ while pipelines are in flight: every pipeline still finishes, once, with the rig
 from __future__ import annotations
 
 import collections
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +19,7 @@ from streams.topics import Topics
 from tests.processes import Processes
 from tests.integration.replica_app import step, tasks
 
-pytestmark = [
-    pytest.mark.kafka,
-    pytest.mark.skipif(
-        os.environ.get("KAFKA_TASKS_CLUSTER_TESTS") != "1",
-        reason="opt-in (KAFKA_TASKS_CLUSTER_TESTS=1, about 70 s): passes after the leader kill every "
-        "time, but on a fresh three-node cluster the warm-up pipeline's reply sometimes never reaches "
-        "the client (issue #9)",
-    ),
-]
+pytestmark = pytest.mark.kafka
 PIPELINES = 30
 STEPS = 10
 

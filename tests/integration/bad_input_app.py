@@ -1,0 +1,21 @@
+"""Tasks for the bad-input tests (their own app id: their own topics and dead letters)."""
+from __future__ import annotations
+
+from streams import KafkaTasks
+
+tasks = KafkaTasks(app_id="bad-input")
+
+
+@tasks.bind()
+def echo(x: int) -> int:
+    return x
+
+
+@tasks.bind()
+def unsendable() -> object:
+    return object()  # Avro has no type for it
+
+
+@tasks.bind()
+def huge() -> str:
+    return "x" * 1_100_000  # over the 1 MB a Kafka record may carry
