@@ -155,7 +155,10 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                     current = live[key]
                 else:
                     current = pipelines.get(key)
-                state, commands = react(current, event, time.time())
+                # Time is the event's log timestamp, not the clock: folding the log again
+                # (streams/replay.py) then gives these very states.
+                now = record.message.timestamp or time.time()
+                state, commands = react(current, event, now)
                 touched[key] = (state, record)
                 outbox.extend(commands)
             # Step 4: publish the decisions and wait until the broker has them; only then store
@@ -257,6 +260,6 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
             load_wakeups()
         now = time.time()
         for pipeline_id, at in list(wakeups.items()):
-            if at <= now:
+            if at + 0.002 <= now:  # the event's timestamp, in whole ms, must not fall before `at`
                 del wakeups[pipeline_id]
                 await events.send(key=pipeline_id.encode(), value=codec.encode(TimerElapsed(pipeline_id, now)))

@@ -74,12 +74,18 @@ def ensure_orchestrator_topics(settings: Settings) -> None:
 
 
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
-    """librdkafka producer settings: durable (acks=all, idempotent) and low-latency (1 ms linger)."""
+    """librdkafka producer settings: durable (acks=all, idempotent) and low-latency (1 ms linger).
+
+    The partitioner is the Java client's murmur2, which the orchestrator's producer (aiokafka) and
+    producers in other languages use too. librdkafka's default (CRC32) would put a pipeline's
+    events from clients and workers on another partition than the orchestrator's own (retry
+    timers, child pipelines): out of order, and on another replica."""
     return {
         "bootstrap.servers": settings.bootstrap_servers,
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 1,
+        "partitioner": "murmur2_random",
         **extra,
     }
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from streams.app import KafkaTasks
 from streams.settings import Settings
+from streams.topics import Topics
 
 
 def load_app(spec: str) -> tuple[KafkaTasks, Any]:
@@ -99,6 +100,42 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if args.wait:
             print(json.dumps(handle.result(args.timeout), default=repr))
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from streams import replay
+
+    settings = settings_from(args)
+    topics = Topics(settings.app_id)
+    from_time_ms = None if args.from_time is None else int(_parse_time(args.from_time) * 1000)
+    rebuilt = replay.rebuild(replay.read_topic(settings, topics.pipeline_events, from_time_ms, replay.print_progress))
+    print(f"rebuilt {len(rebuilt.states):,} pipelines from {rebuilt.events:,} events "
+          f"({rebuilt.skipped:,} records that are not events skipped); checksum {replay.checksum(rebuilt.states)}")
+    if args.state_dir:
+        print(f"written to {replay.write_state_dir(rebuilt.states, Path(args.state_dir))}")
+    if args.republish:
+        print(f"{replay.republish(settings, rebuilt):,} states written to {topics.orchestrator_changelog}")
+    if args.check:
+        live = replay.live_states(settings)
+        print(f"live table: {len(live):,} pipelines; checksum {replay.checksum(live)}")
+        different = replay.differing(rebuilt.states, live)
+        if different:
+            print(f"{len(different):,} pipelines differ (pipelines still running change meanwhile: check "
+                  f"when the app is idle), e.g. {', '.join(different[:5])}")
+            first = different[0]
+            print(f"{first}: {replay.difference(rebuilt.states.get(first), live.get(first))}")
+            return 1
+        print("the rebuilt table equals the live one")
+    return 0
+
+
+def _parse_time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        from datetime import datetime
+
+        return datetime.fromisoformat(text).timestamp()
 
 
 def cmd_action(args: argparse.Namespace) -> int:
@@ -230,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         action = connected(name, f"{name} a pipeline")
         action.add_argument("pipeline_id")
         action.set_defaults(func=cmd_action)
+
+    replay = connected("replay", "rebuild the pipeline table from the pipeline events topic alone")
+    replay.add_argument("--from-time", help="start at this time (ISO 8601 or epoch seconds) instead of the beginning")
+    replay.add_argument("--check", action="store_true", help="compare with the live table; exit 1 if they differ")
+    replay.add_argument("--republish", action="store_true",
+                        help="write the rebuilt states to the table's changelog (lost changelog, bad deploy)")
+    replay.set_defaults(func=cmd_replay)
 
     commands.add_parser("demo", help="run the stocks pipeline end to end on the local broker").set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)

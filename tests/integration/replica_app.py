@@ -1,12 +1,14 @@
-"""A small app for the replica tests (its own app id: its own topics and consumer groups)."""
+"""A small app for the replica tests (its own app id: its own topics and consumer groups; a test
+that needs a fresh set runs its processes with another id in REPLICA_APP_ID)."""
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
 from streams import KafkaTasks, RetryPolicy
 
-tasks = KafkaTasks(app_id="replicas")
+tasks = KafkaTasks(app_id=os.environ.get("REPLICA_APP_ID", "replicas"))
 
 
 @tasks.bind()

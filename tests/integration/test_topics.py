@@ -32,3 +32,25 @@ def test_app_topics_with_retention(broker: Any) -> None:
     assert retention(topics.requests("gpu")) == "3600000"
     assert retention(topics.replies) == "3600000"
     assert retention(topics.pipeline_events) != "3600000"  # the replay log keeps the default
+
+
+def test_every_producer_puts_a_pipeline_on_the_same_partition(broker: Any) -> None:
+    # Clients and workers produce with confluent-kafka, the orchestrator with aiokafka (faust):
+    # one pipeline's events must share a partition, or they are folded out of order.
+    from aiokafka.partitioner import DefaultPartitioner
+    from confluent_kafka import Producer
+
+    from streams.admin import producer_config
+
+    settings = Settings(app_id="partitioner-test", bootstrap_servers=broker.bootstrap_servers, broker=broker.kind,
+                        partitions=8)
+    topic = ensure_app_topics(settings).pipeline_events
+    producer = Producer(producer_config(settings))
+    landed: dict[bytes, int] = {}
+    keys = [f"pipeline-{i}".encode() for i in range(64)]
+    for key in keys:
+        producer.produce(topic, key=key, value=b"x", on_delivery=lambda _, m: landed.__setitem__(m.key(), m.partition()))
+    assert producer.flush(30) == 0
+    aiokafka = DefaultPartitioner()
+    assert landed == {key: aiokafka(key, list(range(8)), list(range(8))) for key in keys}
+    assert len(set(landed.values())) > 1
