@@ -27,3 +27,9 @@ def fails_once(x: int) -> int:
         _failed_once.add(x)
         raise RuntimeError(f"first run for {x} fails")
     return x
+
+
+@tasks.bind()
+def slow(x: int) -> int:
+    time.sleep(3)  # long enough to kill the worker mid-task
+    return x

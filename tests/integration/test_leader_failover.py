@@ -2,7 +2,6 @@
 while pipelines are in flight: every pipeline still finishes, once, with the right result."""
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from events.codec import Codec
-from events.messages import PipelineFinished
 from streams.brokers.kafka import KafkaCluster, start_kafka
 from streams.client import KafkaTasksClient
 from streams.settings import Settings
 from streams.topics import Topics
+from tests.integration.replies import finished_per_pipeline
 from tests.processes import Processes
 from tests.integration.replica_app import step, tasks
 
@@ -38,31 +36,6 @@ def chain(start: int) -> Any:
     for _ in range(STEPS - 1):
         pipeline.continue_with(step)
     return pipeline
-
-
-def finished_per_pipeline(cluster: KafkaCluster, topic: str) -> collections.Counter[str]:
-    """How many PipelineFinished replies each pipeline got, read from the topic itself."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": "census",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    partitions = cluster.admin().list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    codec, counts, at_end = Codec(), collections.Counter[str](), set()
-    deadline = time.monotonic() + 60
-    while len(at_end) < len(partitions) and time.monotonic() < deadline:
-        message = consumer.poll(1)
-        if message is None:
-            continue
-        if message.error():
-            at_end.add(message.partition())
-            continue
-        event = codec.decode(message.value())
-        if isinstance(event, PipelineFinished):
-            counts[event.pipeline_id] += 1
-    consumer.close()
-    assert len(at_end) == len(partitions), "the replies topic could not be read to its end"
-    return counts
 
 
 def test_a_killed_partition_leader_loses_and_duplicates_no_pipeline(cluster: KafkaCluster, tmp_path: Path) -> None:
@@ -91,7 +64,7 @@ def test_a_killed_partition_leader_loses_and_duplicates_no_pipeline(cluster: Kaf
         print(f"\nbroker {leader} (leader of {topics.pipeline_events}[0]) SIGKILLed; all {PIPELINES} "
               f"pipelines finished {time.monotonic() - killed_at:.1f} s later")
         assert results == [i * 100 + STEPS for i in range(1, PIPELINES + 1)]
-        replies = finished_per_pipeline(cluster, topics.replies)
+        replies = finished_per_pipeline(cluster.bootstrap_servers, topics.replies)
         assert {h.pipeline_id: replies[h.pipeline_id] for h in handles} == {h.pipeline_id: 1 for h in handles}
     finally:
         client.close()

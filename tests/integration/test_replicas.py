@@ -12,7 +12,8 @@ from streams.client import KafkaTasksClient
 from streams.settings import Settings
 from streams.topics import Topics
 from tests.processes import Processes
-from tests.integration.replica_app import fails_once, step, tasks
+from tests.integration.replica_app import fails_once, slow, step, tasks
+from tests.integration.replies import finished_per_pipeline
 
 pytestmark = pytest.mark.kafka
 
@@ -102,6 +103,24 @@ def test_retries_waiting_on_a_killed_replica_fall_due_on_the_survivor(deployment
     except TimeoutError:
         raise AssertionError("retries lost with the killed replica:\n" + processes.log("replica-b")) from None
     assert results == list(range(20))
+
+
+def test_a_worker_killed_mid_task_is_replaced_the_tasks_run_again_and_each_pipeline_finishes_once(
+    deployment: Any, broker: Any
+) -> None:
+    settings, client, processes = deployment
+    assert client.submit(chain(0, 1)).result(120) == 1  # everything up and joined
+    handles = [client.submit(slow.send(i)) for i in range(6)]
+    time.sleep(1.5)  # the worker is inside the 3 s tasks: none has finished
+    processes.kill("worker")
+    processes.spawn("worker-2", "worker", "-A", "tests.integration.replica_app", *connection(broker))
+    try:
+        results = [h.result(120) for h in handles]
+    except TimeoutError:
+        raise AssertionError("tasks lost with the killed worker:\n" + processes.log("worker-2")) from None
+    assert results == list(range(6))
+    replies = finished_per_pipeline(settings.bootstrap_servers, Topics(settings.app_id).replies)
+    assert [replies[h.pipeline_id] for h in handles] == [1] * 6
 
 
 def test_a_replacement_whose_table_recovery_loses_records_reads_them_again(broker: Any, tmp_path: Any) -> None:
