@@ -12,6 +12,7 @@ decisions are thrown away: a replay never sends a task request. What it gives:
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import pickle
@@ -26,6 +27,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from events.codec import Codec
 from events.decide import react
 from events.errors import DecodeError
+from events.messages import PipelineFinished
 from streams.admin import consumer_config, producer_config
 from streams.settings import Settings
 from streams.topics import Topics
@@ -95,6 +97,20 @@ def read_topic(
                 pending.discard(message.partition())
     finally:
         consumer.close()
+
+
+def finished_per_pipeline(settings: Settings, topic: str) -> collections.Counter[str]:
+    """How many PipelineFinished replies each pipeline got on a replies topic: more than one
+    means a client was told twice (clients keep the first)."""
+    codec, counts = Codec(), collections.Counter[str]()
+    for _, _, _, value in read_topic(settings, topic):
+        try:
+            event = codec.decode(value or b"")
+        except DecodeError:
+            continue
+        if isinstance(event, PipelineFinished):
+            counts[event.pipeline_id] += 1
+    return counts
 
 
 def live_states(settings: Settings) -> dict[str, Any]:

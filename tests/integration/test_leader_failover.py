@@ -11,11 +11,11 @@ import pytest
 
 from streams.brokers.kafka import KafkaCluster, start_kafka
 from streams.client import KafkaTasksClient
+from streams.replay import finished_per_pipeline
 from streams.settings import Settings
 from streams.topics import Topics
-from tests.integration.replies import finished_per_pipeline
-from tests.processes import Processes
 from tests.integration.replica_app import step, tasks
+from tests.processes import Processes
 
 pytestmark = pytest.mark.kafka
 PIPELINES = 30
@@ -64,7 +64,7 @@ def test_a_killed_partition_leader_loses_and_duplicates_no_pipeline(cluster: Kaf
         print(f"\nbroker {leader} (leader of {topics.pipeline_events}[0]) SIGKILLed; all {PIPELINES} "
               f"pipelines finished {time.monotonic() - killed_at:.1f} s later")
         assert results == [i * 100 + STEPS for i in range(1, PIPELINES + 1)]
-        replies = finished_per_pipeline(cluster.bootstrap_servers, topics.replies)
+        replies = finished_per_pipeline(settings, topics.replies)
         assert {h.pipeline_id: replies[h.pipeline_id] for h in handles} == {h.pipeline_id: 1 for h in handles}
     finally:
         client.close()

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from streams.client import KafkaTasksClient
+from streams.replay import finished_per_pipeline
 from streams.settings import Settings
 from streams.topics import Topics
-from tests.processes import Processes
 from tests.integration.replica_app import fails_once, slow, step, tasks
-from tests.integration.replies import finished_per_pipeline
+from tests.processes import Processes
 
 pytestmark = pytest.mark.kafka
 
@@ -119,7 +119,7 @@ def test_a_worker_killed_mid_task_is_replaced_the_tasks_run_again_and_each_pipel
     except TimeoutError:
         raise AssertionError("tasks lost with the killed worker:\n" + processes.log("worker-2")) from None
     assert results == list(range(6))
-    replies = finished_per_pipeline(settings.bootstrap_servers, Topics(settings.app_id).replies)
+    replies = finished_per_pipeline(settings, Topics(settings.app_id).replies)
     assert [replies[h.pipeline_id] for h in handles] == [1] * 6
 
 
