@@ -99,6 +99,6 @@ def consumer_config(settings: Settings, group_id: str, **extra: Any) -> dict[str
         "auto.offset.reset": "earliest",
         "session.timeout.ms": max(session_ms, 6000),
         "heartbeat.interval.ms": 1000,
-        "fetch.wait.max.ms": 10,
+        "fetch.wait.max.ms": 10 if settings.fetch_wait_ms is None else settings.fetch_wait_ms,
         **extra,
     }

@@ -39,6 +39,7 @@ def settings_from(args: argparse.Namespace, app_id: str | None = None) -> Settin
         state_dir=Path(args.state_dir) if args.state_dir else None,
         partitions=args.partitions,
         replication_factor=args.replication_factor,
+        fetch_wait_ms=getattr(args, "fetch_wait_ms", None),
     )
 
 
@@ -48,8 +49,11 @@ def settings_from(args: argparse.Namespace, app_id: str | None = None) -> Settin
 def cmd_broker(args: argparse.Namespace) -> int:
     from streams.brokers.tansu import TansuBroker
 
-    with TansuBroker(port=args.port) as broker:
-        print(f"Tansu dev broker (in memory) on {broker.bootstrap_servers}; Ctrl-C stops it", flush=True)
+    with TansuBroker(port=args.port, durable_dir=args.durable) as broker:
+        kept = f"data in {args.durable}" if args.durable else "in memory"
+        print(f"Tansu dev broker ({kept}) on {broker.bootstrap_servers}; Ctrl-C stops it", flush=True)
+        if args.durable:
+            print("its clients need longer fetches: export KAFKA_TASKS_FETCH_WAIT_MS=200", flush=True)
         _wait_for_signal()
     return 0
 
@@ -239,10 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--state-dir")
         sub.add_argument("--partitions", type=int)
         sub.add_argument("--replication-factor", type=int)
+        sub.add_argument("--fetch-wait-ms", type=int, help="200 for a durable local broker")
         return sub
 
-    broker = commands.add_parser("broker", help="start the local dev broker (Tansu, in memory)")
+    broker = commands.add_parser("broker", help="start the local dev broker (Tansu, in memory unless --durable)")
     broker.add_argument("--port", type=int)
+    broker.add_argument("--durable", type=Path, metavar="DIR", help="keep the broker's data in DIR across restarts")
     broker.set_defaults(func=cmd_broker)
 
     orchestrator = connected("orchestrator", "run one orchestrator replica")

@@ -11,7 +11,7 @@ from streams.topics import Topics
 def make_faust_app(settings: Settings) -> faust.App:
     _make_producers_idempotent()
     if settings.is_tansu:
-        tansu_compat.apply()  # only for the dev broker; never against Apache Kafka
+        tansu_compat.apply(settings.fetch_wait_ms)  # only for the dev broker; never against Apache Kafka
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         Topics(settings.app_id).orchestrator_group,

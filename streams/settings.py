@@ -42,6 +42,7 @@ class Settings:
     worker_concurrency: int = 8
     retention_ms: int | None = None
     max_message_bytes: int = 1_000_000
+    fetch_wait_ms: int | None = None
 
     @property
     def is_tansu(self) -> bool:
@@ -70,6 +71,7 @@ class Settings:
             ("worker_concurrency", int),
             ("retention_ms", int),
             ("max_message_bytes", int),
+            ("fetch_wait_ms", int),
         ):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw:

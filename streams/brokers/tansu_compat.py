@@ -10,7 +10,9 @@ Two aiokafka (0.14.0) patches, both measured against Tansu 0.6.0 (see the findin
    from v3), breaking idempotent and transactional producers. We add a v3 request.
 3. Fetch wait: Tansu holds a Fetch for its whole max wait even when records are there, and faust
    hard-codes fetch_max_wait_ms=1500: every hop through the orchestrator took about 1.5 s
-   (measured: single-task pipeline p50 1,508 ms). We cap aiokafka consumers' wait at 20 ms.
+   (measured: single-task pipeline p50 1,508 ms). We cap aiokafka consumers' wait at 20 ms, or at
+   `Settings.fetch_wait_ms` when set (a durable Tansu needs ~200 ms: shorter fetches of its S3
+   storage come back empty, measured: nothing delivered in 5 s at 20 ms, ~50 ms latency at 200).
 
 Never apply these against Apache Kafka: `apply()` is called by the app wiring only when
 `Settings.broker == "tansu"`.
@@ -23,14 +25,14 @@ from typing import Any
 _applied = False
 
 
-def apply() -> None:
+def apply(fetch_wait_ms: int | None = None) -> None:
     """Patch aiokafka once, before any consumer or producer starts. Idempotent."""
     global _applied
     if _applied:
         return
     _patch_high_watermark()
     _patch_init_producer_id()
-    _patch_fetch_wait()
+    _patch_fetch_wait(FETCH_MAX_WAIT_MS if fetch_wait_ms is None else fetch_wait_ms)
     _applied = True
 
 
@@ -73,13 +75,13 @@ def _patch_high_watermark() -> None:
 FETCH_MAX_WAIT_MS = 20
 
 
-def _patch_fetch_wait() -> None:
+def _patch_fetch_wait(cap_ms: int) -> None:
     import aiokafka
 
     original_init = aiokafka.AIOKafkaConsumer.__init__
 
     def __init__(self: Any, *topics: Any, **kwargs: Any) -> None:
-        kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), FETCH_MAX_WAIT_MS)
+        kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), cap_ms)
         original_init(self, *topics, **kwargs)
 
     aiokafka.AIOKafkaConsumer.__init__ = __init__

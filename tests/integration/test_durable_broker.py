@@ -1,0 +1,47 @@
+"""The local dev broker in durable mode (`kafka-tasks broker --durable DIR`): stopped and started
+again on the same directory while pipelines are in flight, it still has every topic, record and
+committed offset, and the pipelines complete."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from streams.brokers.tansu import TansuBroker
+from streams.client import KafkaTasksClient
+from streams.settings import Settings
+from tests.integration.replica_app import slow
+from tests.processes import Processes
+
+pytestmark = pytest.mark.kafka
+
+APP_ID = "durable"
+
+
+def test_pipelines_in_flight_complete_after_a_durable_broker_restart(tmp_path: Path) -> None:
+    data = tmp_path / "broker-data"
+    broker = TansuBroker(durable_dir=data, log_path=tmp_path / "broker.log")
+    # Longer fetches, as `kafka-tasks broker --durable` tells its users (see Settings.fetch_wait_ms).
+    settings = Settings(app_id=APP_ID, bootstrap_servers=broker.bootstrap_servers, broker="tansu", fetch_wait_ms=200)
+    connection = ["--app-id", APP_ID, "--bootstrap-servers", broker.bootstrap_servers, "--broker", "tansu"]
+    processes = Processes(tmp_path, env={**os.environ, "REPLICA_APP_ID": APP_ID, "KAFKA_TASKS_FETCH_WAIT_MS": "200"})
+    processes.spawn("orchestrator", "orchestrator", *connection, "--state-dir", str(tmp_path / "state"))
+    processes.spawn("worker", "worker", "-A", "tests.integration.replica_app", *connection)
+    client = KafkaTasksClient(settings)
+    try:
+        assert client.submit(slow.send(-1)).result(120) == -1  # everything joined
+        handles = [client.submit(slow.send(i).continue_with(slow)) for i in range(4)]
+        broker.stop()  # the tasks are running, their second steps not yet requested
+        assert any(data.rglob("*")), "the broker kept nothing in its directory"
+        broker = TansuBroker(port=broker.port, durable_dir=data, log_path=tmp_path / "broker.log")
+        try:
+            results = [h.result(180) for h in handles]
+        except TimeoutError:
+            raise AssertionError("pipelines lost in the broker restart:\n" + processes.log("orchestrator")) from None
+        assert results == list(range(4))
+        processes.check_alive()
+    finally:
+        client.close()
+        processes.stop_all()
+        broker.stop()
