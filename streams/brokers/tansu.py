@@ -77,7 +77,7 @@ class TansuBroker:
         directory.mkdir(parents=True, exist_ok=True)
         port = free_port()
         self.bucket_server = subprocess.Popen(
-            [sys.executable, "-m", "localbucket", "--host", "127.0.0.1", "--port", str(port), str(directory)],
+            [sys.executable, "-m", "streams.brokers.bucket", "--host", "127.0.0.1", "--port", str(port), str(directory)],
             stdout=self._log,
             stderr=self._log,
             start_new_session=True,

@@ -4,10 +4,15 @@ committed offset, and the pipelines complete."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
+from streams.admin import consumer_config, producer_config
 from streams.brokers.tansu import TansuBroker
 from streams.client import KafkaTasksClient
 from streams.settings import Settings
@@ -45,3 +50,37 @@ def test_pipelines_in_flight_complete_after_a_durable_broker_restart(tmp_path: P
         client.close()
         processes.stop_all()
         broker.stop()
+
+
+def test_producers_started_together_each_keep_their_records(tmp_path: Path) -> None:
+    # Tansu hands out producer ids by a conditional update of one S3 object; if the S3 server
+    # ignored the condition, producers started together would share an id and the broker would
+    # drop all but one of their first records as "duplicates" while acknowledging them.
+    with TansuBroker(durable_dir=tmp_path / "data", log_path=tmp_path / "broker.log") as broker:
+        settings = Settings(app_id="together", bootstrap_servers=broker.bootstrap_servers, broker="tansu", fetch_wait_ms=200)
+        admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+        admin.create_topics([NewTopic("together", 1, 1)])["together"].result(10)
+        failures: list[object] = []
+
+        def produce_one(i: int) -> None:
+            producer = Producer(producer_config(settings))  # idempotent, as every producer here
+            producer.produce("together", value=str(i).encode(), partition=0,
+                             on_delivery=lambda error, _: error and failures.append(error))
+            assert producer.flush(30) == 0
+
+        threads = [threading.Thread(target=produce_one, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        consumer = Consumer(consumer_config(settings, "together-check"))
+        consumer.assign([TopicPartition("together", 0, 0)])
+        kept: list[bytes] = []
+        deadline = time.monotonic() + 30
+        while len(kept) < 8 and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error():
+                kept.append(message.value())
+        consumer.close()
+        assert sorted(kept) == [str(i).encode() for i in range(8)]
