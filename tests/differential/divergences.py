@@ -42,6 +42,30 @@ DIVERGENCES = {
         "Inside a group, a chain whose nested group is followed by a (skipped) exceptionally "
         "corrupts the seed's result: [[5, 6], 7] comes back as [5, 6]. We keep the group's shape."
     ),
+    "skipped-handler-inside-nested-group": (
+        "A group nested in a group, with a chain ending in a (skipped) exceptionally, corrupts the "
+        "seed's result the same way: in_parallel([in_parallel([echo(5).exceptionally(h)]), echo(7)]) "
+        "answers [5] (the nesting and the sibling's 7 are lost) and in_parallel([echo(5), "
+        "in_parallel([echo(6).exceptionally(h)])]) answers [6]. We answer [[5], 7] and [5, [6]]."
+    ),
+    "handler-skipped-after-two-groups": (
+        "When a group fails and another group (empty or not) comes before an exceptionally, the "
+        "seed skips the handler too and the pipeline fails: in_parallel([add()]), in_parallel([]), "
+        "exceptionally(h) raises the AggregatedError, while with a task in place of the second "
+        "group the seed runs h. We run the handler in both cases: it catches any failure before it."
+    ),
+    "skipped-return-exceptions-group": (
+        "Inside a group, when a chain fails before a nested group that has return_exceptions, the "
+        "seed lets that never-run group's return_exceptions apply to the failure: "
+        "in_parallel([fail().continue_with(in_parallel([echo(1)], return_exceptions=True))]) "
+        "answers [[error]] instead of failing. We fail: the outer group does not return exceptions."
+    ),
+    "sibling-handler-catches-group-failure": (
+        "In a group where one chain fails and another ends with an exceptionally, the seed may run "
+        "that other chain's handler on the whole group's failure (when that chain finishes last) "
+        "and answer [None, 'AggregatedError: ...'] as a success. We fail with the AggregatedError: "
+        "a handler catches only its own chain's failures."
+    ),
     "seed-hang": (
         "A group with a failing member followed by exceptionally never completes on the seed when the "
         "last member to finish succeeded (its driver reports error_stage=harness): a seed bug."
@@ -84,6 +108,11 @@ def classify(description: dict[str, Any], seed: dict[str, Any]) -> set[str]:
     for chain in _chains(description):
         if len(chain) > 1 and _is_empty_group(chain[0]):
             found.add("leading-empty-group")
+        groups_seen = 0
+        for entry in chain:
+            groups_seen += "group" in entry
+            if entry.get("kind") == "exceptionally" and groups_seen >= 2:
+                found.add("handler-skipped-after-two-groups")
     for entry in _entries(description):
         if "group" in entry:
             if any(e.get("task") in STATE_WRITERS or e.get("task") == "spawn" for c in entry["group"] for e in _entries(c)):
@@ -94,6 +123,13 @@ def classify(description: dict[str, Any], seed: dict[str, Any]) -> set[str]:
                 steps = chain["entries"]
                 if any("group" in a and b.get("kind") == "exceptionally" for a, b in zip(steps, steps[1:])):
                     found.add("skipped-handler-after-nested-group")
+                if len(entry["group"]) > 1 and steps and steps[-1].get("kind") == "exceptionally":
+                    found.add("sibling-handler-catches-group-failure")
+                if any("group" in step and step.get("return_exceptions") for step in steps[1:]):
+                    found.add("skipped-return-exceptions-group")
+                for nested in (step for step in steps if "group" in step):
+                    if any(e.get("kind") == "exceptionally" for c in nested["group"] for e in c["entries"]):
+                        found.add("skipped-handler-inside-nested-group")
             if entry.get("return_exceptions") and any(len(c["entries"]) > 1 for c in entry["group"]):
                 found.add("return-exceptions-skipped-tail")
             if (entry.get("num_stages") or 1) > 1 and len(entry["group"]) > 1 and entry.get("return_exceptions"):
