@@ -30,6 +30,10 @@ class PipelineHandle:
         self.pipeline_id = pipeline_id
         self._future = future
 
+    def done(self) -> bool:
+        """Whether the outcome has arrived (result() then returns at once)."""
+        return self._future.done()
+
     def result(self, timeout: float | None = None) -> Any:
         """Block until the pipeline finishes: its result, or raise TaskError."""
         return _outcome(self._future.result(timeout))
