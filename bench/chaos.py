@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_app import inc, tasks  # noqa: E402
 from streams.client import KafkaTasksClient  # noqa: E402
+from streams.errors import TaskError  # noqa: E402
 from streams.replay import finished_per_pipeline  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.topics import Topics  # noqa: E402
@@ -80,10 +81,13 @@ _LOST = object()
 
 
 def _wait_out(handle: Any, killer: threading.Thread, last_kill: list[float], settle: float) -> Any:
-    """The pipeline's result, waiting while the kills go on and `settle` seconds after the last."""
+    """The pipeline's result (its TaskError if it failed: a wrong result here), waiting while the
+    kills go on and `settle` seconds after the last."""
     while True:
         try:
             return handle.result(5.0)
+        except TaskError as error:
+            return error
         except TimeoutError:
             if not killer.is_alive() and time.monotonic() >= last_kill[0] + settle:
                 return _LOST
