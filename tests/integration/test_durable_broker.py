@@ -66,7 +66,8 @@ def test_producers_started_together_each_keep_their_records(tmp_path: Path) -> N
             producer = Producer(producer_config(settings))  # idempotent, as every producer here
             producer.produce("together", value=str(i).encode(), partition=0,
                              on_delivery=lambda error, _: error and failures.append(error))
-            assert producer.flush(30) == 0
+            if producer.flush(30):  # an assert here would only warn: it runs in a thread
+                failures.append(f"producer {i}: record not delivered in 30 s")
 
         threads = [threading.Thread(target=produce_one, args=(i,)) for i in range(8)]
         for thread in threads:
