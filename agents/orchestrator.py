@@ -19,11 +19,11 @@ import faust
 from faust.streams import _current_event
 
 from events.codec import Codec
-from events.decide import next_wakeup, react
-from events.errors import DecodeError
+from events.decide import next_wakeup
 from agents.offsets import OffsetGuard, Verdict
 from agents.recovery import reread_stalled_recovery
 from events.messages import TimerElapsed
+from streams.intake import STATE_CODEC, Intake, LogRecord, Step, Undecodable
 from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import Topics
@@ -71,13 +71,14 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     # immutables.Map round-trip exactly). faust takes serializers from model types only, so set
     # them here, before the table creates its store...
     pipelines.key_serializer = "raw"
-    pipelines.value_serializer = "pickle"
+    pipelines.value_serializer = STATE_CODEC
     # ... and rebuild the changelog topic, which the constructor built with the serializers it had
     # then (json). Writes pass the table's serializers explicitly, but recovery decodes with the
     # topic's: every record failed to decode, was dropped, and recovery waited forever for the
     # highwater. `_new_changelog_topic` is faust's own recipe (private, so only used here).
     pipelines.changelog_topic = pipelines._new_changelog_topic()
     publisher = Publisher(app, topics, codec, settings.max_message_bytes)
+    intake = Intake(topics.dead_letters, settings.max_state_bytes)
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due
     # The due times live in the pipelines' states; this index of them is rebuilt from the table
     # after partitions move, so a retry waiting on a replica that died still falls due.
@@ -136,31 +137,34 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
                         tp, record.message.offset, guard.expected(tp), guard.expected(tp),
                     )
                     await app.consumer.seek(tp, guard.expected(tp))
-            touched: dict[bytes, tuple[Any, Any]] = {}  # key -> (state, the event that set it)
+            touched: dict[bytes, tuple[Step, Any]] = {}  # key -> (latest step, the record that made it)
             outbox: list[Any] = []
             sent: list[Any] = []  # dead letters, acknowledged with the decisions
             for record in admitted:
                 # Step 2: decode. Bytes that are not an event go to the dead letters, unchanged;
-                # they never stop the agent.
-                try:
-                    event = codec.decode(record.value)
-                except DecodeError as error:
-                    sent.append(await publisher.dead_letter(record, f"not a Kafka Tasks event: {error}"))
-                    continue
-                key = event.pipeline_id.encode()
+                # they never stop the agent, but fail the running pipeline their key names.
+                message = record.message
+                decoded = intake.decode(
+                    LogRecord(message.topic, message.partition, message.offset, 0, message.key, message.value)
+                )
+                if isinstance(decoded, Undecodable):
+                    sent.append(await publisher.dead_letter(record, decoded.error))
+                    if decoded.verdict is None:
+                        continue
+                    decoded = decoded.verdict
+                key = decoded.pipeline_id.encode()
                 # Step 3: fold and decide, purely, on the batch's latest state of the pipeline.
                 if key in touched:
-                    current = touched[key][0]
+                    current = touched[key][0].state
                 elif key in live:
                     current = live[key]
                 else:
                     current = pipelines.get(key)
                 # Time is the event's log timestamp, not the clock: folding the log again
                 # (streams/replay.py) then gives these very states.
-                now = record.message.timestamp or time.time()
-                state, commands = react(current, event, now)
-                touched[key] = (state, record)
-                outbox.extend(commands)
+                step = intake.step(current, decoded, message.timestamp or time.time())
+                touched[key] = (step, record)
+                outbox.extend(step.decisions)
             # Step 4: publish the decisions and wait until the broker has them; only then store
             # each touched pipeline once and wait for its changelog. After that the batch's
             # offsets count as processed. The order matters after a crash: with the old state
@@ -170,12 +174,13 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
             sent += [await publisher.publish(command) for command in outbox]
             await asyncio.gather(*sent)
             stored = []
-            for key, (state, record) in touched.items():
+            for key, (step, record) in touched.items():
+                state = step.state
                 if state is None or not owned(record.message.tp):
                     continue  # revoked meanwhile: its new owner folds these records again
                 with processing(record):
                     pipelines.data[key] = state
-                stored.append(pipelines.send_changelog(record.message.partition, key, state))
+                stored.append(pipelines.send_changelog(record.message.partition, key, step.stored, value_serializer="raw"))
                 if state.status.is_finished:
                     live.pop(key, None)
                 else:

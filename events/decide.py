@@ -17,6 +17,7 @@ from events.fold import evolve
 from events.messages import (
     Action,
     Event,
+    InputRejected,
     ParentTask,
     PipelineActionApplied,
     PipelineActionRequested,
@@ -46,7 +47,7 @@ from events.state import (
     Work,
 )
 from events.status import PipelineStatus, transition
-from events.task_exception import aggregate, cancelled
+from events.task_exception import aggregate, cancelled, input_rejected
 
 S = PipelineStatus
 
@@ -166,6 +167,8 @@ class _Decision:
             self.task_done(item[1])
         elif kind is Work.SPAWN_CHILD:
             self.spawn_child(item[1], item[2])
+        elif kind is Work.ABORT:
+            self.abort(item[1])
         self.drain()
 
     def start(self) -> None:
@@ -392,8 +395,8 @@ class _Decision:
         values = [o.value if isinstance(o, Success) else o.error for o in outcomes]
         return Success(values, state)
 
-    def finish_pipeline(self, outcome: Outcome) -> None:
-        if self.status is S.CANCELLING:
+    def finish_pipeline(self, outcome: Outcome, aborted: bool = False) -> None:
+        if self.status is S.CANCELLING and not aborted:
             outcome = Failure(cancelled(self.base.pipeline_id), outcome.state)
             status = S.CANCELLED
         else:
@@ -493,6 +496,20 @@ class _Decision:
             self.chains[task.chain_id] = ChainRun(task.position, start, start)
             self.dispatch(task.entry, start)
         # else: the finally is in flight; its outcome ends the pipeline as CANCELLED
+
+    def abort(self, event: InputRejected) -> None:
+        """The pipeline cannot go on: input it needed was rejected. It fails now, without its
+        finally (its progress may be what could not be kept); tasks still in flight finish
+        unheard, and child pipelines are cancelled."""
+        children = self.children.finish()
+        for child_id in sorted(children.keys()):
+            action_id = f"{self.base.pipeline_id}:{self.base.run}:aborted:{child_id}"
+            self.out.append(PipelineActionRequested(child_id, action_id, Action.CANCEL))
+        self.children = _empty_mutation()
+        if event.drop_progress:
+            self.chains, self.groups, self.tasks = _empty_mutation(), _empty_mutation(), _empty_mutation()
+            self.last_state = None
+        self.finish_pipeline(Failure(input_rejected(self.base.pipeline_id, event.reason), self.last_state), aborted=True)
 
     def answer_query(self, event: PipelineActionRequested) -> None:
         if event.action is Action.STATUS:

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from functools import singledispatch
 
-from events.messages import PipelineActionRequested, PipelineSubmitted, TaskFailed, TaskSucceeded
+from events.messages import (
+    InputRejected,
+    PipelineActionRequested,
+    PipelineSubmitted,
+    TaskFailed,
+    TaskSucceeded,
+)
 from events.state import Failure, PipelineState, Success, TaskRun, TaskStatus, Work, new_state
 from events.status import PipelineStatus
 
@@ -69,6 +75,13 @@ def _(event: PipelineActionRequested, state: PipelineState | None) -> PipelineSt
         return state
     state = state.evolve(seen_actions=state.seen_actions.set(event.action_id, True))
     return _add_work(state, (Work.ACTION, event))
+
+
+@_evolve.register
+def _(event: InputRejected, state: PipelineState | None) -> PipelineState | None:
+    if state is None or state.status.is_finished:
+        return state  # nothing running to fail: the dead letter alone keeps the record
+    return _add_work(state, (Work.ABORT, event))
 
 
 def _accepting(state: PipelineState | None, event: TaskSucceeded | TaskFailed) -> TaskRun | None:

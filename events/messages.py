@@ -177,6 +177,20 @@ class SubmissionRejected:
     reply_topic: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InputRejected:
+    """The orchestrator's verdict on input of a pipeline it could not process: a record keyed by
+    the pipeline that is not an event, or a state grown past what the changelog can store. Never
+    on the wire: it is derived from the log alone, so a replay derives the same verdict. The
+    pipeline fails with `reason`; `drop_progress` also empties its task records (the part of the
+    state that could not be stored).
+    """
+
+    pipeline_id: str
+    reason: str
+    drop_progress: bool = False
+
+
 InputEvent = Union[PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed]
 # The events some pipeline folds: where decide emits one (a child's submission, a child's outcome
 # for its parent, an action for a child), every driver routes it back to the orchestrator.

@@ -77,6 +77,7 @@ class Work(enum.Enum):
     SPAWN_CHILD = "SPAWN_CHILD"  # (kind, uid, child spec)
     ACTION = "ACTION"  # (kind, PipelineActionRequested)
     REJECT_SUBMISSION = "REJECT_SUBMISSION"  # (kind, PipelineSubmitted)
+    ABORT = "ABORT"  # (kind, InputRejected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,11 @@ class PipelineState:
 
     def evolve(self, **changes: Any) -> PipelineState:
         return replace(self, **changes)
+
+    def without_progress(self) -> PipelineState:
+        """What a finished pipeline must keep (its submission, status and outcome) without the
+        records of its tasks: for a state too large to store."""
+        return self.evolve(chains=Map(), groups=Map(), tasks=Map(), children=Map(), last_state=None)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The plan is an index derived from the submitted spec: persist everything else and

@@ -33,7 +33,7 @@ TRANSITIONS: dict[PipelineStatus, frozenset[PipelineStatus]] = {
     S.PENDING: frozenset({S.RUNNING, S.PAUSED, S.CANCELLING, S.COMPLETED, S.FAILED}),
     S.RUNNING: frozenset({S.PAUSED, S.CANCELLING, S.COMPLETED, S.FAILED}),
     S.PAUSED: frozenset({S.RUNNING, S.CANCELLING, S.COMPLETED, S.FAILED}),
-    S.CANCELLING: frozenset({S.CANCELLED}),
+    S.CANCELLING: frozenset({S.CANCELLED, S.FAILED}),  # FAILED: its input rejected meanwhile
     S.CANCELLED: frozenset(),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 AGGREGATED_ERROR_TYPE = "kafka_tasks.AggregatedError"
 CANCELLED_ERROR_TYPE = "kafka_tasks.PipelineCancelledError"
+INPUT_REJECTED_ERROR_TYPE = "kafka_tasks.InputRejectedError"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +55,7 @@ def aggregate(group_id: str, failures: list[TaskException]) -> TaskException:
 
 def cancelled(pipeline_id: str) -> TaskException:
     return TaskException(pipeline_id, CANCELLED_ERROR_TYPE, "Pipeline was cancelled")
+
+
+def input_rejected(pipeline_id: str, reason: str) -> TaskException:
+    return TaskException(pipeline_id, INPUT_REJECTED_ERROR_TYPE, reason)

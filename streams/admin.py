@@ -67,9 +67,14 @@ def ensure_app_topics(settings: Settings, worker_names: tuple[str | None, ...] =
 def ensure_orchestrator_topics(settings: Settings) -> None:
     """The topics faust would create for the orchestrator, created first and with our configs:
     replicas starting together then cannot race each other to create them, and the table's
-    changelog is compacted (the broker keeps the latest state of each pipeline, not every write)."""
+    changelog is compacted (the broker keeps the latest state of each pipeline, not every write)
+    and takes states up to `max_state_bytes`, beyond the broker's default record limit."""
     topics = Topics(settings.app_id)
-    ensure_topics(settings, [topics.orchestrator_changelog], {"cleanup.policy": "compact"})
+    ensure_topics(
+        settings,
+        [topics.orchestrator_changelog],
+        {"cleanup.policy": "compact", "max.message.bytes": str(settings.max_record_bytes)},
+    )
     ensure_topics(settings.with_(partitions=1), [topics.orchestrator_leader])
 
 

@@ -28,6 +28,9 @@ def make_faust_app(settings: Settings) -> faust.App:
         stream_recovery_delay=0.0,
         table_standby_replicas=0,
         producer_acks=-1,
+        # A pipeline's state may be larger than an event (settings.max_state_bytes).
+        producer_max_request_size=settings.max_record_bytes,
+        consumer_max_fetch_size=settings.max_record_bytes,
         web_enabled=False,
     )
 

@@ -25,16 +25,12 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from events.codec import Codec
-from events.decide import react
 from events.errors import DecodeError
 from events.messages import PipelineFinished
 from streams.admin import consumer_config, producer_config
+from streams.intake import STATE_CODEC, Intake, LogRecord, Undecodable
 from streams.settings import Settings
 from streams.topics import Topics
-
-# One log record: (partition, timestamp in ms, key, value).
-Record = tuple[int, int, bytes | None, bytes | None]
-
 
 @dataclasses.dataclass
 class Rebuilt:
@@ -44,22 +40,25 @@ class Rebuilt:
     skipped: int = 0  # records that are not events (the live orchestrator dead-lettered them)
 
 
-def rebuild(records: Iterable[Record]) -> Rebuilt:
-    """Fold the records, in the order given (offset order within each partition)."""
-    codec = Codec()
+def rebuild(records: Iterable[LogRecord], settings: Settings) -> Rebuilt:
+    """Fold the records, in the order given (offset order within each partition), taking the
+    orchestrator's own step (streams.intake), verdicts on bad records included."""
+    intake = Intake(Topics(settings.app_id).dead_letters, settings.max_state_bytes)
     rebuilt = Rebuilt({}, {})
-    for partition, timestamp_ms, _, value in records:
-        try:
-            event = codec.decode(value or b"")
-        except DecodeError:
+    for record in records:
+        event = intake.decode(record)
+        if isinstance(event, Undecodable):
             rebuilt.skipped += 1
-            continue
-        rebuilt.events += 1
+            if event.verdict is None:
+                continue
+            event = event.verdict
+        else:
+            rebuilt.events += 1
         pipeline_id = event.pipeline_id
-        state, _decisions = react(rebuilt.states.get(pipeline_id), event, timestamp_ms / 1000.0)
-        if state is not None:
-            rebuilt.states[pipeline_id] = state
-            rebuilt.partitions[pipeline_id] = partition
+        step = intake.step(rebuilt.states.get(pipeline_id), event, record.timestamp_ms / 1000.0)
+        if step.state is not None:
+            rebuilt.states[pipeline_id] = step.state
+            rebuilt.partitions[pipeline_id] = record.partition
     return rebuilt
 
 
@@ -68,7 +67,7 @@ def read_topic(
     topic: str,
     from_time_ms: int | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> Iterator[Record]:
+) -> Iterator[LogRecord]:
     """Every record of `topic` up to its end as of now (from `from_time_ms` when given)."""
     consumer = Consumer(consumer_config(settings, f"{settings.app_id}-replay-{uuid.uuid4()}"))
     try:
@@ -92,7 +91,7 @@ def read_topic(
             done += 1
             if progress is not None:
                 progress(done, total)
-            yield message.partition(), message.timestamp()[1], message.key(), message.value()
+            yield LogRecord(topic, message.partition(), message.offset(), message.timestamp()[1], message.key(), message.value())
             if message.offset() + 1 >= end[message.partition()]:
                 pending.discard(message.partition())
     finally:
@@ -103,9 +102,9 @@ def finished_per_pipeline(settings: Settings, topic: str) -> collections.Counter
     """How many PipelineFinished replies each pipeline got on a replies topic: more than one
     means a client was told twice (clients keep the first)."""
     codec, counts = Codec(), collections.Counter[str]()
-    for _, _, _, value in read_topic(settings, topic):
+    for record in read_topic(settings, topic):
         try:
-            event = codec.decode(value or b"")
+            event = codec.decode(record.value or b"")
         except DecodeError:
             continue
         if isinstance(event, PipelineFinished):
@@ -118,13 +117,13 @@ def live_states(settings: Settings) -> dict[str, Any]:
     from faust.serializers import codecs
 
     states: dict[str, Any] = {}
-    for _, _, key, value in read_topic(settings, Topics(settings.app_id).orchestrator_changelog):
-        if key is None:
+    for record in read_topic(settings, Topics(settings.app_id).orchestrator_changelog):
+        if record.key is None:
             continue
-        if value is None:
-            states.pop(key.decode(), None)
+        if record.value is None:
+            states.pop(record.key.decode(), None)
         else:
-            states[key.decode()] = codecs.loads("pickle", value)
+            states[record.key.decode()] = codecs.loads(STATE_CODEC, record.value)
     return states
 
 
@@ -186,10 +185,10 @@ def republish(settings: Settings, rebuilt: Rebuilt) -> int:
     """Write the rebuilt states to the changelog, each to its pipeline's partition."""
     from faust.serializers import codecs
 
-    producer = Producer(producer_config(settings))
+    producer = Producer(producer_config(settings, **{"message.max.bytes": settings.max_record_bytes}))
     topic = Topics(settings.app_id).orchestrator_changelog
     for pipeline_id, state in rebuilt.states.items():
-        producer.produce(topic, key=pipeline_id.encode(), value=codecs.dumps("pickle", state),
+        producer.produce(topic, key=pipeline_id.encode(), value=codecs.dumps(STATE_CODEC, state),
                          partition=rebuilt.partitions[pipeline_id])
         producer.poll(0)
     undelivered = producer.flush(60)

@@ -31,6 +31,9 @@ class Settings:
         max_message_bytes: the largest encoded event sent to Kafka (the brokers' default limit
             is about 1 MB). A larger task result or request fails its pipeline with an error
             that says so, instead of failing the send.
+        max_state_bytes: the largest state the orchestrator stores per pipeline (pickled, as its
+            table's changelog record). The changelog topic is created to take records this
+            large; a pipeline whose state outgrows it fails with an error that says so.
     """
 
     app_id: str
@@ -42,7 +45,14 @@ class Settings:
     worker_concurrency: int = 8
     retention_ms: int | None = None
     max_message_bytes: int = 1_000_000
+    max_state_bytes: int = 8_000_000
     fetch_wait_ms: int | None = None
+
+    @property
+    def max_record_bytes(self) -> int:
+        """What the orchestrator's producer and the changelog topic must take: the largest state
+        plus room for the record's key and batch framing."""
+        return max(self.max_state_bytes, self.max_message_bytes) + 64 * 1024
 
     @property
     def is_tansu(self) -> bool:
@@ -71,6 +81,7 @@ class Settings:
             ("worker_concurrency", int),
             ("retention_ms", int),
             ("max_message_bytes", int),
+            ("max_state_bytes", int),
             ("fetch_wait_ms", int),
         ):
             raw = env.get(ENV_PREFIX + name.upper())
@@ -81,4 +92,7 @@ class Settings:
             raise ValueError("set the app id: --app-id or KAFKA_TASKS_APP_ID")
         if values.get("broker", "kafka") not in ("kafka", "tansu"):
             raise ValueError("broker must be 'kafka' or 'tansu'")
-        return Settings(**values)
+        settings = Settings(**values)
+        if settings.max_state_bytes < settings.max_message_bytes:
+            raise ValueError("max_state_bytes must be at least max_message_bytes: a state holds its submission")
+        return settings

@@ -19,3 +19,21 @@ def unsendable() -> object:
 @tasks.bind()
 def huge() -> str:
     return "x" * 1_100_000  # over the 1 MB a Kafka record may carry
+
+
+@tasks.bind()
+def text_of(size: int) -> str:
+    return "t" * size
+
+
+@tasks.bind()
+def lengths(texts: list[str]) -> list[int]:
+    return [len(t) for t in texts]
+
+
+@tasks.bind()
+async def sleep_then_echo(seconds: float, x: int) -> int:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    return x

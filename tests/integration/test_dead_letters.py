@@ -12,14 +12,15 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from events.errors import PayloadTooLargeError, UnknownTaskError, UnsupportedValueError
-from streams import KafkaTasks
+from events.task_exception import INPUT_REJECTED_ERROR_TYPE
+from streams import KafkaTasks, in_parallel
 from streams.admin import consumer_config, producer_config
 from streams.client import KafkaTasksClient
 from streams.dead_letters import read_headers
 from streams.errors import TaskError
 from streams.settings import Settings
 from streams.topics import Topics
-from tests.integration.bad_input_app import echo, huge, tasks, unsendable
+from tests.integration.bad_input_app import echo, huge, sleep_then_echo, tasks, lengths, text_of, unsendable
 from tests.processes import Processes
 
 pytestmark = pytest.mark.kafka
@@ -124,3 +125,35 @@ def test_a_request_no_worker_can_answer_fails_its_pipeline_and_is_dead_lettered(
     headers, _ = dead_letter(settings, lambda h, v: h["error"] == failure.value.message)
     assert headers["source-topic"] == Topics(settings.app_id).requests(None)
     assert client.submit(echo.send(9)).result(60) == 9
+
+
+def test_a_bad_record_keyed_by_a_running_pipeline_fails_it_with_where_to_find_the_record(deployment: Any) -> None:
+    settings, client = deployment
+    handle = client.submit(sleep_then_echo.send(5, 1).continue_with(echo))
+    garbage = b"not an event " + str(uuid.uuid4()).encode()
+    produce(settings, Topics(settings.app_id).pipeline_events, handle.pipeline_id.encode(), garbage)
+    with pytest.raises(TaskError) as failure:
+        handle.result(60)
+    assert failure.value.exception_type == INPUT_REJECTED_ERROR_TYPE
+    assert Topics(settings.app_id).dead_letters in str(failure.value)
+    assert "submit the pipeline again" in str(failure.value)
+    headers, _ = dead_letter(settings, lambda h, v: v == garbage)
+    assert headers["source-topic"] == Topics(settings.app_id).pipeline_events
+    assert f"@{headers['source-offset']}" in str(failure.value)
+    assert client.submit(echo.send(10)).result(60) == 10
+
+
+def test_states_beyond_one_record_s_default_limit_are_stored_and_a_state_past_max_state_bytes_fails_its_pipeline(
+    deployment: Any,
+) -> None:
+    _, client = deployment
+    # About 2.4 MB of state (three results and the request they make), over the broker's 1 MB
+    # default for a record: the changelog takes it.
+    texts = in_parallel([text_of.send(300_000) for _ in range(3)]).continue_with(lengths)
+    assert client.submit(texts).result(120) == [300_000] * 3
+    # About 9.6 MB: over max_state_bytes (8 MB).
+    with pytest.raises(TaskError) as failure:
+        client.submit(in_parallel([text_of.send(900_000) for _ in range(8)])).result(120)
+    assert failure.value.exception_type == INPUT_REJECTED_ERROR_TYPE
+    assert "max_state_bytes" in str(failure.value)
+    assert client.submit(echo.send(11)).result(60) == 11

@@ -11,6 +11,7 @@ from events.decide import decide, next_wakeup, react
 from events.errors import IllegalTransitionError
 from events.messages import (
     Action,
+    InputRejected,
     PipelineActionApplied,
     PipelineActionRequested,
     PipelineFinished,
@@ -23,9 +24,11 @@ from events.messages import (
     TaskSucceeded,
 )
 from events.status import PipelineStatus, transition
-from events.task_exception import TaskException
+from events.task_exception import INPUT_REJECTED_ERROR_TYPE, TaskException
 from streams import RetryPolicy, in_parallel
-from tests.scenarios.catalogue import add, cleanup, echo, handled, multiply
+from tests.scenarios.catalogue import add, cleanup, echo, fan_out, handled, multiply
+from tests.scenarios.catalogue import tasks as catalogue_tasks
+from tests.unit.harness import Harness
 
 S = PipelineStatus
 
@@ -249,3 +252,40 @@ def test_a_pickled_state_rebuilds_its_plan_and_compares_equal():
     restored = pickle.loads(pickle.dumps(state))
     assert restored == state
     assert restored.plan == state.plan
+
+
+def test_rejected_input_fails_a_running_pipeline_at_once_and_later_results_are_ignored():
+    state, commands = react(None, submitted(add.send(1, 2).continue_with(add, 3).finally_do(cleanup, "k")), 0.0)
+    running = requests(commands)[0]
+    state, commands = react(state, InputRejected("p1", "a record for it is not an event: see the dead letters"), 0.0)
+    [finished] = [c for c in commands if isinstance(c, PipelineFinished)]
+    assert finished.status is S.FAILED and state.status is S.FAILED
+    assert finished.error.exception_type == INPUT_REJECTED_ERROR_TYPE
+    assert finished.error.exception_message == "a record for it is not an event: see the dead letters"
+    assert requests(commands) == []  # the finally does not run: the pipeline cannot be trusted to go on
+    assert react(state, succeed(running, 3), 0.0) == (state, [])
+
+
+def test_rejected_input_is_ignored_once_the_pipeline_has_finished_or_if_it_is_unknown():
+    state, commands = react(None, submitted(add.send(1, 2)), 0.0)
+    state, _ = react(state, succeed(requests(commands)[0], 3), 0.0)
+    assert state.status is S.COMPLETED
+    assert react(state, InputRejected("p1", "late"), 0.0) == (state, [])
+    assert react(None, InputRejected("p1", "unknown"), 0.0) == (None, [])
+
+
+def test_rejected_input_cancels_the_child_pipelines_and_can_drop_the_progress():
+    h = Harness(catalogue_tasks)
+    h.submit(add.send(1, 2).continue_with(fan_out).to_spec())
+    h.deliver(h.work(h.pending[0]))  # add -> 3
+    child_event = h.work(h.pending[0])  # fan_out returns a child pipeline
+    h.deliver(child_event)
+    assert h.states["p1"].children
+    commands = h.deliver(InputRejected("p1", "too large", drop_progress=True))
+    [cancel] = [c for c in commands if isinstance(c, PipelineActionRequested)]
+    assert cancel.action is Action.CANCEL and cancel.pipeline_id in h.states
+    assert h.states[cancel.pipeline_id].status is S.CANCELLED
+    state = h.states["p1"]
+    assert state.status is S.FAILED
+    assert not state.tasks and not state.chains and not state.groups and not state.children
+    h.close()

@@ -1,0 +1,108 @@
+"""Intake: from one record of the pipeline events topic to the pipeline's next state and decisions.
+
+The orchestrator and `replay` both take this one step, so folding the log again gives the states
+the orchestrator stored, verdicts on bad input included:
+
+- a record that is not an event goes to the dead letters; when its key names a running pipeline,
+  that pipeline fails (it would otherwise wait forever for whatever the record was);
+- a state grown past what the changelog stores per pipeline fails its pipeline, keeping only what
+  fits (which pipeline it was, how it ended), instead of failing every later write.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from faust.serializers import codecs
+
+from events.codec import Codec
+from events.decide import react
+from events.errors import DecodeError
+from events.messages import Event, InputRejected, PipelineActionApplied, SubmissionRejected
+from events.state import PipelineState
+
+# How the orchestrator's table stores a state (RocksDB and changelog): faust's pickle codec.
+STATE_CODEC = "pickle"
+
+
+class LogRecord(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A record that is not an event: why, and the verdict for the pipeline its key names."""
+
+    error: str
+    verdict: InputRejected | None
+
+
+@dataclass(frozen=True)
+class Step:
+    state: PipelineState | None
+    decisions: list[Event]
+    stored: bytes | None  # the state as the table stores it (None: nothing to store)
+
+
+class Intake:
+    def __init__(self, dead_letters_topic: str, max_state_bytes: int) -> None:
+        self.codec = Codec()
+        self.dead_letters_topic = dead_letters_topic
+        self.max_state_bytes = max_state_bytes
+
+    def decode(self, record: LogRecord) -> Any:
+        """The record's event, or `Undecodable` (the record then goes to the dead letters)."""
+        try:
+            return self.codec.decode(record.value or b"")
+        except DecodeError as error:
+            message = f"not a Kafka Tasks event: {error}"
+            pipeline_id = _text(record.key)
+            if pipeline_id is None:
+                return Undecodable(message, None)
+            reason = (
+                f"A record for this pipeline at {record.where} is {message}. The pipeline cannot go "
+                f"on without it. The record is kept on {self.dead_letters_topic}: fix whatever "
+                "produced it, then submit the pipeline again."
+            )
+            return Undecodable(message, InputRejected(pipeline_id, reason))
+
+    def step(self, current: PipelineState | None, event: Any, now: float) -> Step:
+        """Fold `event` into `current` and decide; a state too large to store fails its pipeline."""
+        state, decisions = react(current, event, now)
+        if state is None:
+            return Step(None, decisions, None)
+        stored = codecs.dumps(STATE_CODEC, state)
+        if len(stored) <= self.max_state_bytes:
+            return Step(state, decisions, stored)
+        reason = (
+            f"The pipeline's state grew to {len(stored):,} bytes, over the {self.max_state_bytes:,} "
+            "bytes the orchestrator stores per pipeline (max_state_bytes). Return smaller results "
+            "and states from its tasks (a file path, a URL or an object-store key instead of the "
+            "data), split it into child pipelines, or raise max_state_bytes."
+        )
+        if state.status.is_finished:  # it ended with this event: keep the ending, drop the rest
+            state = state.without_progress()
+        else:  # what was decided on a state that cannot be kept goes with it, but answers stay
+            answers = [d for d in decisions if isinstance(d, (PipelineActionApplied, SubmissionRejected))]
+            state, ending = react(state, InputRejected(state.pipeline_id, reason, drop_progress=True), now)
+            assert state is not None
+            decisions = answers + ending
+        return Step(state, decisions, codecs.dumps(STATE_CODEC, state))
+
+
+def _text(key: bytes | None) -> str | None:
+    if not key:
+        return None
+    try:
+        return key.decode()
+    except UnicodeDecodeError:
+        return None

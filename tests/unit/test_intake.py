@@ -1,0 +1,83 @@
+"""The one step the orchestrator and replay both take from a record of the pipeline events topic:
+bad records and states too large to store fail their pipeline, the same way on both paths."""
+from __future__ import annotations
+
+from faust.serializers import codecs
+
+from events.codec import Codec
+from events.messages import PipelineFinished, PipelineSubmitted, TaskRequested, TaskSucceeded
+from events.status import PipelineStatus
+from events.task_exception import INPUT_REJECTED_ERROR_TYPE
+from streams import in_parallel
+from streams.intake import STATE_CODEC, Intake, LogRecord, Undecodable
+from streams.replay import rebuild
+from streams.settings import Settings
+from tests.scenarios.catalogue import add, echo
+
+S = PipelineStatus
+DEAD_LETTERS = "app.dead-letters"
+
+
+def record(value: bytes, key: bytes | None = b"p1", offset: int = 0) -> LogRecord:
+    return LogRecord("app.pipeline-events", 2, offset, 1_000, key, value)
+
+
+def test_bytes_that_are_not_an_event_name_the_pipeline_of_their_key_and_where_to_find_them():
+    decoded = Intake(DEAD_LETTERS, 10**6).decode(record(b"{not avro}", offset=57))
+    assert isinstance(decoded, Undecodable)
+    assert decoded.error.startswith("not a Kafka Tasks event")
+    assert decoded.verdict is not None and decoded.verdict.pipeline_id == "p1"
+    assert "app.pipeline-events[2]@57" in decoded.verdict.reason and DEAD_LETTERS in decoded.verdict.reason
+    assert not decoded.verdict.drop_progress
+
+
+def test_bytes_that_are_not_an_event_under_no_usable_key_fail_nothing():
+    intake = Intake(DEAD_LETTERS, 10**6)
+    for key in (None, b"", b"\xff\xfe"):
+        decoded = intake.decode(record(b"garbage", key=key))
+        assert isinstance(decoded, Undecodable) and decoded.verdict is None
+
+
+def test_a_state_within_the_limit_is_stored_as_the_table_stores_it():
+    step = Intake(DEAD_LETTERS, 10**6).step(None, PipelineSubmitted("p1", "s1", add.send(1, 2).to_spec()), 0.0)
+    assert step.state is not None and step.state.status is S.RUNNING
+    assert step.stored == codecs.dumps(STATE_CODEC, step.state)
+    assert [type(d) for d in step.decisions if isinstance(d, TaskRequested)] == [TaskRequested]
+
+
+def test_a_state_grown_past_the_limit_fails_its_pipeline_and_keeps_what_fits():
+    intake = Intake(DEAD_LETTERS, 8_000)
+    step = intake.step(None, PipelineSubmitted("p1", "s1", in_parallel([echo.send(i) for i in range(3)]).to_spec()), 0.0)
+    first, second, _third = [d for d in step.decisions if isinstance(d, TaskRequested)]
+    state = step.state
+    step = intake.step(state, TaskSucceeded("p1", 1, first.uid, 0, "x" * 3_000), 0.0)
+    assert step.state.status is S.RUNNING  # still fits
+    step = intake.step(step.state, TaskSucceeded("p1", 1, second.uid, 0, "y" * 6_000), 0.0)
+    assert step.state.status is S.FAILED and not step.state.tasks
+    assert len(step.stored) <= 8_000 and step.stored == codecs.dumps(STATE_CODEC, step.state)
+    [finished] = [d for d in step.decisions if isinstance(d, PipelineFinished)]
+    assert finished.error.exception_type == INPUT_REJECTED_ERROR_TYPE
+    assert "over the 8,000 bytes" in finished.error.exception_message
+    assert "max_state_bytes" in finished.error.exception_message
+    assert not [d for d in step.decisions if isinstance(d, TaskRequested)]
+
+
+def test_a_pipeline_that_ends_with_a_state_too_large_keeps_its_ending_without_its_progress():
+    intake = Intake(DEAD_LETTERS, 6_000)
+    step = intake.step(None, PipelineSubmitted("p1", "s1", echo.send(1).to_spec()), 0.0)
+    [request] = [d for d in step.decisions if isinstance(d, TaskRequested)]
+    step = intake.step(step.state, TaskSucceeded("p1", 1, request.uid, 0, "z" * 2_000, "s" * 2_000), 0.0)
+    assert step.state.status is S.COMPLETED and not step.state.tasks
+    [finished] = [d for d in step.decisions if isinstance(d, PipelineFinished)]
+    assert finished.result == "z" * 2_000  # the caller still gets the result
+
+
+def test_replay_fails_a_pipeline_for_a_bad_record_as_the_orchestrator_did():
+    codec, intake = Codec(), Intake(DEAD_LETTERS, 10**6)
+    submission = PipelineSubmitted("p1", "s1", add.send(1, 2).to_spec())
+    log = [record(codec.encode(submission), offset=0), record(b"garbage", offset=1)]
+    live = intake.step(None, submission, 1.0).state
+    live = intake.step(live, intake.decode(log[1]).verdict, 1.0).state
+    rebuilt = rebuild(log, Settings(app_id="app", max_state_bytes=10**6))
+    assert rebuilt.states == {"p1": live} and live.status is S.FAILED
+    assert (rebuilt.events, rebuilt.skipped) == (1, 1)
