@@ -10,8 +10,9 @@ processed. Pure: the agent performs the seeks, commits and clock reads.
 from __future__ import annotations
 
 import enum
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Hashable
+from typing import Any
 
 
 class Verdict(enum.Enum):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, Callable
+from typing import Any
 
 import fastavro
 
@@ -22,7 +23,7 @@ from schemas import Schemas, load
 try:
     import numpy as np
 except ImportError:  # pragma: no cover
-    np = None
+    np = None  # type: ignore[assignment]
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -321,7 +322,7 @@ class Codec:
                 bytes(raw),
             )
         try:
-            record = fastavro.schemaless_reader(
+            record: Any = fastavro.schemaless_reader(
                 io.BytesIO(raw[_HEADER.size :]),
                 schema.parsed,
                 None,

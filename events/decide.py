@@ -199,6 +199,7 @@ class _Decision:
                 self.finish_pipeline(Failure(cancelled(self.base.pipeline_id), self.last_state))
             return
         outcome = run.outcome
+        assert outcome is not None  # the fold records an outcome with every finished task
         if isinstance(outcome, Failure) and self.should_retry(run):
             self.schedule_retry(uid, run)
             return

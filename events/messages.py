@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from events.spec import PipelineSpec, RetrySpec
 from events.status import PipelineStatus
@@ -191,17 +191,17 @@ class InputRejected:
     drop_progress: bool = False
 
 
-InputEvent = Union[PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed]
+InputEvent = PipelineSubmitted | TaskSucceeded | TaskFailed | PipelineActionRequested | TimerElapsed
 # The events some pipeline folds: where decide emits one (a child's submission, a child's outcome
 # for its parent, an action for a child), every driver routes it back to the orchestrator.
 INPUT_TYPES = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed)
-Event = Union[
-    InputEvent,
-    TaskRequested,
-    RetryScheduled,
-    PipelineActionApplied,
-    PipelineStatusChanged,
-    TasksSkipped,
-    PipelineFinished,
-    SubmissionRejected,
-]
+Event = (
+    InputEvent
+    | TaskRequested
+    | RetryScheduled
+    | PipelineActionApplied
+    | PipelineStatusChanged
+    | TasksSkipped
+    | PipelineFinished
+    | SubmissionRejected
+)

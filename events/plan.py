@@ -67,7 +67,7 @@ class PipelinePlan:
                 groups[entry.group_id] = GroupPlan(entry, child_ids, chain_id, position, uids)
                 pending.extend(
                     (cid, c, entry.group_id, i)
-                    for i, (cid, c) in enumerate(zip(child_ids, entry.chains))
+                    for i, (cid, c) in enumerate(zip(child_ids, entry.chains, strict=True))
                 )
         finally_uid = next(
             (e.uid for e in spec.entries if isinstance(e, TaskEntry) and e.kind is EntryKind.FINALLY),

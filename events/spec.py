@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 BUILTIN_FLATTEN = "__builtins.flatten_results"
 
@@ -60,7 +60,7 @@ class GroupEntry:
     is_wait: bool = False
 
 
-Entry = Union[TaskEntry, GroupEntry]
+Entry = TaskEntry | GroupEntry
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import Any, Union
+from typing import Any
 
 from immutables import Map
 
@@ -32,7 +32,7 @@ class Failure:
     state: Any
 
 
-Outcome = Union[Success, Failure]
+Outcome = Success | Failure
 
 
 class TaskStatus(enum.Enum):

@@ -16,7 +16,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 try:  # numpy is a dependency, but keep the pure core importable without it
     import numpy as _np
 except ImportError:  # pragma: no cover
-    _np = None
+    _np = None  # type: ignore[assignment]
 
 
 def ensure_carriable(value: Any, where: str) -> None:

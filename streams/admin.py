@@ -30,7 +30,7 @@ def ensure_topics(settings: Settings, names: list[str], config: dict[str, str] |
         ],
         request_timeout=15,
     )
-    for name, future in futures.items():
+    for future in futures.values():
         try:
             future.result()
         except KafkaException as ex:

@@ -19,7 +19,6 @@ from streams.builder import PipelineBuilder
 from streams.errors import TaskError
 from streams.settings import Settings
 
-
 _LEADER_MOVING = {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART"}
 
 
@@ -217,7 +216,7 @@ class KafkaTasksClient:
             if message is None or message.error():
                 continue
             try:
-                reply = self.codec.decode(message.value())
+                reply = self.codec.decode(message.value() or b"")
             except Exception:  # a foreign record on the replies topic is not ours to answer
                 continue
             self._resolve(reply)

@@ -12,7 +12,7 @@ HEADER_PREFIX = "kafka-tasks."
 
 def dead_letter_headers(
     source_topic: str, partition: int, offset: int, error: str, value: bytes | None
-) -> list[tuple[str, bytes]]:
+) -> list[tuple[str, str | bytes | None]]:
     fields = {
         "source-topic": source_topic,
         "source-partition": str(partition),

@@ -41,4 +41,4 @@ def _make_producers_idempotent() -> None:
     not write a task request or a reply twice. faust has no setting for it, hence the override."""
     from faust.transport.drivers import aiokafka as driver
 
-    driver.Producer._settings_extra = lambda self: {"acks": "all", "enable_idempotence": True}
+    driver.Producer._settings_extra = lambda self: {"acks": "all", "enable_idempotence": True}  # type: ignore[method-assign]

@@ -7,7 +7,8 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from events.codec import Codec
 from events.decide import decide, next_wakeup, react

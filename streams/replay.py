@@ -32,6 +32,7 @@ from streams.intake import STATE_CODEC, Intake, LogRecord, Undecodable
 from streams.settings import Settings
 from streams.topics import Topics
 
+
 @dataclasses.dataclass
 class Rebuilt:
     states: dict[str, Any]  # pipeline id -> PipelineState
@@ -88,12 +89,13 @@ def read_topic(
             message = consumer.poll(1.0)
             if message is None or message.error() or message.partition() not in pending:
                 continue
+            partition, offset = int(message.partition() or 0), int(message.offset() or 0)
             done += 1
             if progress is not None:
                 progress(done, total)
-            yield LogRecord(topic, message.partition(), message.offset(), message.timestamp()[1], message.key(), message.value())
-            if message.offset() + 1 >= end[message.partition()]:
-                pending.discard(message.partition())
+            yield LogRecord(topic, partition, offset, message.timestamp()[1], message.key(), message.value())
+            if offset + 1 >= end[partition]:
+                pending.discard(partition)
     finally:
         consumer.close()
 

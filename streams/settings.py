@@ -5,9 +5,10 @@ Library code never reads os.environ; `Settings.from_env` is called by the CLI an
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ENV_PREFIX = "KAFKA_TASKS_"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 import functools
 import inspect
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from events.spec import EntryKind, RetrySpec, TaskEntry
 from events.values import ensure_carriable

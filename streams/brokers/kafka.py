@@ -462,7 +462,7 @@ def _format(nodes: list[KafkaNode], libs: Path, cluster_id: str, deadline: float
         running.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True))
     try:
-        for node, process in zip(nodes, running):
+        for node, process in zip(nodes, running, strict=True):
             out, _ = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
             if process.returncode != 0:
                 raise RuntimeError(f"formatting kafka node {node.node_id} failed (exit {process.returncode}):\n"

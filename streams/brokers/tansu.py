@@ -110,7 +110,7 @@ class TansuBroker:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-        if self._log is not subprocess.DEVNULL:
+        if not isinstance(self._log, int):  # a file, not subprocess.DEVNULL
             self._log.close()
 
     def __enter__(self) -> TansuBroker:

@@ -6,7 +6,8 @@ judged right and why.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 DIVERGENCES = {
     "group-state-merge": (
@@ -121,7 +122,7 @@ def classify(description: dict[str, Any], seed: dict[str, Any]) -> set[str]:
                 found.add("nested-empty-groups")
             for chain in entry["group"]:
                 steps = chain["entries"]
-                if any("group" in a and b.get("kind") == "exceptionally" for a, b in zip(steps, steps[1:])):
+                if any("group" in a and b.get("kind") == "exceptionally" for a, b in zip(steps, steps[1:], strict=False)):
                     found.add("skipped-handler-after-nested-group")
                 if len(entry["group"]) > 1 and steps and steps[-1].get("kind") == "exceptionally":
                     found.add("sibling-handler-catches-group-failure")

@@ -6,7 +6,6 @@ The task bodies themselves live in `contract.py`, shared with the seed side.
 from __future__ import annotations
 
 import builtins
-
 import functools
 from datetime import timedelta
 from typing import Any

@@ -20,7 +20,7 @@ from streams.dead_letters import read_headers
 from streams.errors import TaskError
 from streams.settings import Settings
 from streams.topics import Topics
-from tests.integration.bad_input_app import echo, huge, sleep_then_echo, tasks, lengths, text_of, unsendable
+from tests.integration.bad_input_app import echo, huge, lengths, sleep_then_echo, tasks, text_of, unsendable
 from tests.processes import Processes
 
 pytestmark = pytest.mark.kafka

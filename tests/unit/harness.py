@@ -22,7 +22,6 @@ from streams.app import KafkaTasks
 from streams.executor import execute
 
 
-
 @dataclass
 class Harness:
     tasks: KafkaTasks

@@ -55,7 +55,7 @@ class SeedEngine:
         self._lines: queue.Queue = queue.Queue()
         self._stderr = None
 
-    def start(self) -> "SeedEngine":
+    def start(self) -> SeedEngine:
         if self._proc is not None:
             return self
         bootstrap = _bootstrap_module()
@@ -128,7 +128,7 @@ class SeedEngine:
                 self._stderr = None
             self._lines = queue.Queue()
 
-    def __enter__(self) -> "SeedEngine":
+    def __enter__(self) -> SeedEngine:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -22,6 +22,7 @@ sys.stdout = sys.stderr
 logging.getLogger("FlinkTasks").addHandler(logging.NullHandler())
 logging.getLogger("FlinkTasks").propagate = False
 
+import tasks  # noqa: E402  (sibling module; the script's directory is sys.path[0])
 from google.protobuf.any_pb2 import Any  # noqa: E402
 from statefun import RequestReplyHandler, StatefulFunctions  # noqa: E402
 from statefun.kafka_egress_pb2 import KafkaProducerRecord  # noqa: E402
@@ -30,8 +31,6 @@ from statefun_tasks import TaskException, TaskResult  # noqa: E402
 from statefun_tasks.messages_pb2 import PipelineState  # noqa: E402
 from statefun_tasks.protobuf import unpack_any  # noqa: E402
 from statefun_tasks.type_helpers import flink_value_type_for  # noqa: E402
-
-import tasks  # noqa: E402  (sibling module; the script's directory is sys.path[0])
 
 REPLY_TOPIC = "seed.replies"
 MAX_INVOCATIONS = 100_000  # guards against a pipeline that never reaches the egress

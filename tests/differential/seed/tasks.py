@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import builtins
 import sys
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 from statefun_tasks import FlinkTasks, PipelineBuilder, RetryPolicy, in_parallel
 
