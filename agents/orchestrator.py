@@ -17,11 +17,12 @@ from typing import Any
 
 import faust
 from faust.streams import _current_event
+from faust.types import TP
 
-from events.codec import Codec
-from events.decide import next_wakeup
 from agents.offsets import OffsetGuard, Verdict
 from agents.recovery import reread_stalled_recovery
+from events.codec import Codec
+from events.decide import next_wakeup
 from events.messages import TimerElapsed
 from streams.intake import STATE_CODEC, Intake, LogRecord, Step, Undecodable
 from streams.publisher import Publisher
@@ -51,7 +52,9 @@ def processing(event: Any) -> Iterator[None]:
         _current_event.reset(token)
 
 
-def install_orchestrator(app: faust.App, settings: Settings) -> None:
+def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
+    # Typed Any: the agent uses faust internals its type stubs do not declare (each use says why).
+    app: Any = faust_app
     topics = Topics(settings.app_id)
     codec = Codec()
     # acks=False: faust does not track or commit this topic's offsets; the agent does, through the
@@ -66,7 +69,7 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     # The table's changelog is pickled and written by this app alone: faust's warning about
     # untrusted producers does not apply.
     warnings.filterwarnings("ignore", message="The pickle codec calls pickle.loads", category=Warning)
-    pipelines = app.Table("pipelines", default=None, partitions=settings.partitions)
+    pipelines: Any = app.Table("pipelines", default=None, partitions=settings.partitions)
     # Keys are pipeline ids as bytes; values are PipelineState, pickled (frozen dataclasses and
     # immutables.Map round-trip exactly). faust takes serializers from model types only, so set
     # them here, before the table creates its store...
@@ -88,6 +91,7 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     # may have written them meanwhile); finished pipelines leave it.
     live: dict[bytes, Any] = {}
     guard = OffsetGuard()
+    batch_lock = asyncio.Lock()
     durable: dict[Any, int] = {}  # partition -> offset before which everything is stored and sent
     committed: dict[Any, int] = {}
 
@@ -98,7 +102,12 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
         committed.clear()
 
     @app.on_partitions_revoked.connect
-    async def forget_on_revoke(sender: Any, revoked: Any, **_: Any) -> None:
+    async def finish_batch_on_revoke(sender: Any, revoked: Any, **_: Any) -> None:
+        async with batch_lock:
+            try:
+                await commit_processed()
+            except Exception as error:  # the group may already have moved on: the next owner re-reads
+                log.warning("committing before the rebalance failed: %r", error)
         forget()
         wakeups.clear()
         wakeups_loaded[0] = False
@@ -122,77 +131,86 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
     @app.agent(events, name="orchestrate")
     async def orchestrate(stream: Any) -> None:
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_S):
-            # Step 1: admit records in offset order, per partition; ask for a re-read on a gap.
-            admitted = []
-            for record in batch:
-                tp = record.message.tp
-                if not guard.knows(tp):
-                    await start_cursor(tp)
-                verdict = guard.admit(tp, record.message.offset, time.monotonic())
-                if verdict is Verdict.PROCESS:
-                    admitted.append(record)
-                elif verdict is Verdict.SEEK_BACK:
-                    log.warning(
-                        "%s: got offset %s but %s was never delivered; reading again from %s",
-                        tp, record.message.offset, guard.expected(tp), guard.expected(tp),
-                    )
-                    await app.consumer.seek(tp, guard.expected(tp))
-            touched: dict[bytes, tuple[Step, Any]] = {}  # key -> (latest step, the record that made it)
-            outbox: list[Any] = []
-            sent: list[Any] = []  # dead letters, acknowledged with the decisions
-            for record in admitted:
-                # Step 2: decode. Bytes that are not an event go to the dead letters, unchanged;
-                # they never stop the agent, but fail the running pipeline their key names.
-                message = record.message
-                decoded = intake.decode(
-                    LogRecord(message.topic, message.partition, message.offset, 0, message.key, message.value)
+            # A rebalance waits for the batch in flight (finish_batch_on_revoke): partitions move
+            # with its decisions sent, its states stored and its offsets committed. Otherwise the
+            # new owner folds the batch again and sends its decisions (replies too) a second time.
+            async with batch_lock:
+                await process(batch)
+
+    async def process(batch: list[Any]) -> None:
+        # Step 1: admit records in offset order, per partition; ask for a re-read on a gap.
+        admitted = []
+        for record in batch:
+            tp = record.message.tp
+            if app.rebalancing or not owned(tp):
+                continue  # fetched before partitions moved: the owner reads it from the committed offset
+            if not guard.knows(tp):
+                await start_cursor(tp)
+            verdict = guard.admit(tp, record.message.offset, time.monotonic())
+            if verdict is Verdict.PROCESS:
+                admitted.append(record)
+            elif verdict is Verdict.SEEK_BACK:
+                log.warning(
+                    "%s: got offset %s but %s was never delivered; reading again from %s",
+                    tp, record.message.offset, guard.expected(tp), guard.expected(tp),
                 )
-                if isinstance(decoded, Undecodable):
-                    sent.append(await publisher.dead_letter(record, decoded.error))
-                    if decoded.verdict is None:
-                        continue
-                    decoded = decoded.verdict
-                key = decoded.pipeline_id.encode()
-                # Step 3: fold and decide, purely, on the batch's latest state of the pipeline.
-                if key in touched:
-                    current = touched[key][0].state
-                elif key in live:
-                    current = live[key]
-                else:
-                    current = pipelines.get(key)
-                # Time is the event's log timestamp, not the clock: folding the log again
-                # (streams/replay.py) then gives these very states.
-                step = intake.step(current, decoded, message.timestamp or time.time())
-                touched[key] = (step, record)
-                outbox.extend(step.decisions)
-            # Step 4: publish the decisions and wait until the broker has them; only then store
-            # each touched pipeline once and wait for its changelog. After that the batch's
-            # offsets count as processed. The order matters after a crash: with the old state
-            # stored, the new owner folds the batch again and sends its decisions again (the fold
-            # drops the duplicate results); a new state stored before its requests were sent
-            # would leave the pipeline waiting for tasks nobody was asked to run.
-            sent += [await publisher.publish(command) for command in outbox]
-            await asyncio.gather(*sent)
-            stored = []
-            for key, (step, record) in touched.items():
-                state = step.state
-                if state is None or not owned(record.message.tp):
-                    continue  # revoked meanwhile: its new owner folds these records again
-                with processing(record):
-                    pipelines.data[key] = state
-                stored.append(pipelines.send_changelog(record.message.partition, key, step.stored, value_serializer="raw"))
-                if state.status.is_finished:
-                    live.pop(key, None)
-                else:
-                    live[key] = state
-                wake = next_wakeup(state)
-                pipeline_id = key.decode()
-                if wake is None:
-                    wakeups.pop(pipeline_id, None)
-                else:
-                    wakeups[pipeline_id] = wake
-            await asyncio.gather(*stored)
-            durable.update(guard.committable())
+                await app.consumer.seek(tp, guard.expected(tp))
+        touched: dict[bytes, tuple[Step, Any]] = {}  # key -> (latest step, the record that made it)
+        outbox: list[Any] = []
+        sent: list[Any] = []  # dead letters, acknowledged with the decisions
+        for record in admitted:
+            # Step 2: decode. Bytes that are not an event go to the dead letters, unchanged;
+            # they never stop the agent, but fail the running pipeline their key names.
+            message = record.message
+            decoded = intake.decode(
+                LogRecord(message.topic, message.partition, message.offset, 0, message.key, message.value)
+            )
+            if isinstance(decoded, Undecodable):
+                sent.append(await publisher.dead_letter(record, decoded.error))
+                if decoded.verdict is None:
+                    continue
+                decoded = decoded.verdict
+            key = decoded.pipeline_id.encode()
+            # Step 3: fold and decide, purely, on the batch's latest state of the pipeline.
+            if key in touched:
+                current = touched[key][0].state
+            elif key in live:
+                current = live[key]
+            else:
+                current = pipelines.get(key)
+            # Time is the event's log timestamp, not the clock: folding the log again
+            # (streams/replay.py) then gives these very states.
+            step = intake.step(current, decoded, message.timestamp or time.time())
+            touched[key] = (step, record)
+            outbox.extend(step.decisions)
+        # Step 4: publish the decisions and wait until the broker has them; only then store
+        # each touched pipeline once and wait for its changelog. After that the batch's
+        # offsets count as processed. The order matters after a crash: with the old state
+        # stored, the new owner folds the batch again and sends its decisions again (the fold
+        # drops the duplicate results); a new state stored before its requests were sent
+        # would leave the pipeline waiting for tasks nobody was asked to run.
+        sent += [await publisher.publish(command) for command in outbox]
+        await asyncio.gather(*sent)
+        stored = []
+        for key, (step, record) in touched.items():
+            state = step.state
+            if state is None or not owned(record.message.tp):
+                continue  # revoked meanwhile: its new owner folds these records again
+            with processing(record):
+                pipelines.data[key] = state
+            stored.append(pipelines.send_changelog(record.message.partition, key, step.stored, value_serializer="raw"))
+            if state.status.is_finished:
+                live.pop(key, None)
+            else:
+                live[key] = state
+            wake = next_wakeup(state)
+            pipeline_id = key.decode()
+            if wake is None:
+                wakeups.pop(pipeline_id, None)
+            else:
+                wakeups[pipeline_id] = wake
+        await asyncio.gather(*stored)
+        durable.update(guard.committable())
 
     async def commit_processed() -> None:
         due = {tp: offset for tp, offset in durable.items() if committed.get(tp) != offset and owned(tp)}
@@ -212,6 +230,7 @@ def install_orchestrator(app: faust.App, settings: Settings) -> None:
             return
         highwaters = await app.consumer.highwaters(*mine)
         for tp, offset in guard.stalled(dict(highwaters), time.monotonic(), STALL_AFTER_S):
+            tp = TP(tp.topic, tp.partition)  # highwaters may be keyed by aiokafka's kind (agents/recovery.py)
             log.warning("%s: records wait from offset %s but none arrive; reading again from there", tp, offset)
             await app.consumer.seek(tp, offset)
             app.consumer.resume_partitions({tp})

@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from faust.types import TP
+
 log = logging.getLogger("kafka_tasks.orchestrator")
 
 
@@ -49,6 +51,10 @@ async def reread_stalled_recovery(app: Any, stall_after_s: float) -> None:
         recovery.active_remaining(), recovery.active_offsets, received_at, started_at, now, stall_after_s
     )
     for tp, offset in stalled.items():
+        # Recovery's maps may be keyed by aiokafka's TopicPartition, which equals and hashes like
+        # faust's TP, but faust's set of active partitions asserts that it holds TPs only: one
+        # of aiokafka's crashes the consumer the next time it fetches.
+        tp = TP(tp.topic, tp.partition)
         log.warning("%s: table recovery needs offset %s but nothing arrives; reading again from there", tp, offset)
         await app.consumer.seek(tp, offset)
         app.consumer.resume_partitions({tp})

@@ -93,6 +93,23 @@ def test_a_killed_replica_is_replaced_and_no_pipeline_is_lost(deployment: Any) -
     print(f"\nall 200 pipelines finished {time.monotonic() - started:.1f} s after the SIGKILL")
 
 
+def test_partitions_moving_to_joining_replicas_take_no_reply_twice(deployment: Any, broker: Any) -> None:
+    # A rebalance waits for each replica's batch in flight: partitions move with its replies sent,
+    # its states stored and its offsets committed, so the new owner neither decides nor replies
+    # a second time. Three replicas join one after another while pipelines run: three rebalances.
+    settings, client, processes = deployment
+    assert client.submit(chain(0, 1)).result(120) == 1  # both replicas up and joined
+    handles = [client.submit(chain(i * 100, 5)) for i in range(400)]
+    for name in ("replica-c", "replica-d", "replica-e"):
+        time.sleep(2.0)
+        assert not all(h.done() for h in handles), f"the pipelines finished before {name} joined"
+        spawn_replica(processes, broker, name)
+    assert [h.result(180) for h in handles] == [i * 100 + 5 for i in range(400)]
+    processes.check_alive()
+    replies = finished_per_pipeline(settings, Topics(settings.app_id).replies)
+    assert [h.pipeline_id for h in handles if replies[h.pipeline_id] != 1] == []
+
+
 def test_retries_waiting_on_a_killed_replica_fall_due_on_the_survivor(deployment: Any) -> None:
     settings, client, processes = deployment
     assert client.submit(chain(0, 1)).result(120) == 1  # both replicas up and joined
