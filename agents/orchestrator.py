@@ -24,7 +24,7 @@ from agents.recovery import reread_stalled_recovery
 from events.codec import Codec
 from events.decide import next_wakeup
 from events.messages import TimerElapsed
-from streams.intake import STATE_CODEC, Intake, LogRecord, Step, Undecodable
+from streams.intake import STATE_CODEC, Intake, LogRecord, Undecodable
 from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import Topics
@@ -155,8 +155,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                     tp, record.message.offset, guard.expected(tp), guard.expected(tp),
                 )
                 await app.consumer.seek(tp, guard.expected(tp))
-        touched: dict[bytes, tuple[Step, Any]] = {}  # key -> (latest step, the record that made it)
-        outbox: list[Any] = []
+        touched: dict[bytes, tuple[Any, Any, list[Any]]] = {}  # key -> (state, latest record, decisions)
         sent: list[Any] = []  # dead letters, acknowledged with the decisions
         for record in admitted:
             # Step 2: decode. Bytes that are not an event go to the dead letters, unchanged;
@@ -173,26 +172,28 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             key = decoded.pipeline_id.encode()
             # Step 3: fold and decide, purely, on the batch's latest state of the pipeline.
             if key in touched:
-                current = touched[key][0].state
-            elif key in live:
-                current = live[key]
+                current, _, decisions = touched[key]
             else:
-                current = pipelines.get(key)
+                current, decisions = live[key] if key in live else pipelines.get(key), []
             # Time is the event's log timestamp, not the clock: folding the log again
             # (streams/replay.py) then gives these very states.
-            step = intake.step(current, decoded, message.timestamp or time.time())
-            touched[key] = (step, record)
-            outbox.extend(step.decisions)
+            state, more = intake.step(current, decoded, message.timestamp or time.time())
+            decisions.extend(more)
+            touched[key] = (state, record, decisions)
+        # Each touched pipeline's state is encoded once per batch (and fails its pipeline if it
+        # is too large to store).
+        sealed = {key: (intake.seal(state, decisions, record.message.timestamp or time.time()), record)
+                  for key, (state, record, decisions) in touched.items()}
         # Step 4: publish the decisions and wait until the broker has them; only then store
         # each touched pipeline once and wait for its changelog. After that the batch's
         # offsets count as processed. The order matters after a crash: with the old state
         # stored, the new owner folds the batch again and sends its decisions again (the fold
         # drops the duplicate results); a new state stored before its requests were sent
         # would leave the pipeline waiting for tasks nobody was asked to run.
-        sent += [await publisher.publish(command) for command in outbox]
+        sent += [await publisher.publish(command) for step, _ in sealed.values() for command in step.decisions]
         await asyncio.gather(*sent)
         stored = []
-        for key, (step, record) in touched.items():
+        for key, (step, record) in sealed.items():
             state = step.state
             if state is None or not owned(record.message.tp):
                 continue  # revoked meanwhile: its new owner folds these records again

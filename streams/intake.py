@@ -1,12 +1,15 @@
 """Intake: from one record of the pipeline events topic to the pipeline's next state and decisions.
 
-The orchestrator and `replay` both take this one step, so folding the log again gives the states
+The orchestrator and `replay` both take these steps, so folding the log again gives the states
 the orchestrator stored, verdicts on bad input included:
 
 - a record that is not an event goes to the dead letters; when its key names a running pipeline,
   that pipeline fails (it would otherwise wait forever for whatever the record was);
 - a state grown past what the changelog stores per pipeline fails its pipeline, keeping only what
-  fits (which pipeline it was, how it ended), instead of failing every later write.
+  fits (which pipeline it was, how it ended), instead of failing every later write. This is
+  checked when a state is stored: once per batch live, once at the end in a replay. So a replay
+  agrees with the live orchestrator on such a pipeline only if its state was too large at the
+  end as well (`replay --check` names any that differ).
 """
 from __future__ import annotations
 
@@ -75,9 +78,15 @@ class Intake:
             )
             return Undecodable(message, InputRejected(pipeline_id, reason))
 
-    def step(self, current: PipelineState | None, event: Any, now: float) -> Step:
-        """Fold `event` into `current` and decide; a state too large to store fails its pipeline."""
-        state, decisions = react(current, event, now)
+    def step(self, current: PipelineState | None, event: Any, now: float) -> tuple[PipelineState | None, list[Event]]:
+        """Fold `event` into `current` and decide: one event's step."""
+        return react(current, event, now)
+
+    def seal(self, state: PipelineState | None, decisions: list[Event], now: float) -> Step:
+        """The state to store after a batch of steps, as the table stores it, with the batch's
+        decisions for it. Checked once per store, not per event: pickling a wide pipeline's state
+        for each of its results would make a fan-out quadratic. A state too large to store fails
+        its pipeline."""
         if state is None:
             return Step(None, decisions, None)
         stored = codecs.dumps(STATE_CODEC, state)
@@ -89,7 +98,7 @@ class Intake:
             "and states from its tasks (a file path, a URL or an object-store key instead of the "
             "data), split it into child pipelines, or raise max_state_bytes."
         )
-        if state.status.is_finished:  # it ended with this event: keep the ending, drop the rest
+        if state.status.is_finished:  # it has ended: keep the ending, drop the rest
             state = state.without_progress()
         else:  # what was decided on a state that cannot be kept goes with it, but answers stay
             answers = [d for d in decisions if isinstance(d, (PipelineActionApplied, SubmissionRejected))]

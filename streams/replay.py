@@ -46,6 +46,7 @@ def rebuild(records: Iterable[LogRecord], settings: Settings) -> Rebuilt:
     orchestrator's own step (streams.intake), verdicts on bad records included."""
     intake = Intake(Topics(settings.app_id).dead_letters, settings.max_state_bytes)
     rebuilt = Rebuilt({}, {})
+    last_seen: dict[str, float] = {}
     for record in records:
         event = intake.decode(record)
         if isinstance(event, Undecodable):
@@ -56,10 +57,14 @@ def rebuild(records: Iterable[LogRecord], settings: Settings) -> Rebuilt:
         else:
             rebuilt.events += 1
         pipeline_id = event.pipeline_id
-        step = intake.step(rebuilt.states.get(pipeline_id), event, record.timestamp_ms / 1000.0)
-        if step.state is not None:
-            rebuilt.states[pipeline_id] = step.state
+        now = record.timestamp_ms / 1000.0
+        state, _decisions = intake.step(rebuilt.states.get(pipeline_id), event, now)
+        if state is not None:
+            rebuilt.states[pipeline_id] = state
             rebuilt.partitions[pipeline_id] = record.partition
+            last_seen[pipeline_id] = now
+    for pipeline_id, state in rebuilt.states.items():  # stored once, at the end (streams/intake.py)
+        rebuilt.states[pipeline_id] = intake.seal(state, [], last_seen[pipeline_id]).state
     return rebuilt
 
 

@@ -9,7 +9,7 @@ from events.messages import PipelineFinished, PipelineSubmitted, TaskRequested, 
 from events.status import PipelineStatus
 from events.task_exception import INPUT_REJECTED_ERROR_TYPE
 from streams import in_parallel
-from streams.intake import STATE_CODEC, Intake, LogRecord, Undecodable
+from streams.intake import STATE_CODEC, Intake, LogRecord, Step, Undecodable
 from streams.replay import rebuild
 from streams.settings import Settings
 from tests.scenarios.catalogue import add, echo
@@ -38,8 +38,14 @@ def test_bytes_that_are_not_an_event_under_no_usable_key_fail_nothing():
         assert isinstance(decoded, Undecodable) and decoded.verdict is None
 
 
+def take(intake: Intake, state, event) -> Step:
+    """One event's step, then the store, as the orchestrator does for a batch of one."""
+    state, decisions = intake.step(state, event, 0.0)
+    return intake.seal(state, decisions, 0.0)
+
+
 def test_a_state_within_the_limit_is_stored_as_the_table_stores_it():
-    step = Intake(DEAD_LETTERS, 10**6).step(None, PipelineSubmitted("p1", "s1", add.send(1, 2).to_spec()), 0.0)
+    step = take(Intake(DEAD_LETTERS, 10**6), None, PipelineSubmitted("p1", "s1", add.send(1, 2).to_spec()))
     assert step.state is not None and step.state.status is S.RUNNING
     assert step.stored == codecs.dumps(STATE_CODEC, step.state)
     assert [type(d) for d in step.decisions if isinstance(d, TaskRequested)] == [TaskRequested]
@@ -47,12 +53,12 @@ def test_a_state_within_the_limit_is_stored_as_the_table_stores_it():
 
 def test_a_state_grown_past_the_limit_fails_its_pipeline_and_keeps_what_fits():
     intake = Intake(DEAD_LETTERS, 8_000)
-    step = intake.step(None, PipelineSubmitted("p1", "s1", in_parallel([echo.send(i) for i in range(3)]).to_spec()), 0.0)
+    spec = in_parallel([echo.send(i) for i in range(3)]).to_spec()
+    step = take(intake, None, PipelineSubmitted("p1", "s1", spec))
     first, second, _third = [d for d in step.decisions if isinstance(d, TaskRequested)]
-    state = step.state
-    step = intake.step(state, TaskSucceeded("p1", 1, first.uid, 0, "x" * 3_000), 0.0)
+    step = take(intake, step.state, TaskSucceeded("p1", 1, first.uid, 0, "x" * 3_000))
     assert step.state.status is S.RUNNING  # still fits
-    step = intake.step(step.state, TaskSucceeded("p1", 1, second.uid, 0, "y" * 6_000), 0.0)
+    step = take(intake, step.state, TaskSucceeded("p1", 1, second.uid, 0, "y" * 6_000))
     assert step.state.status is S.FAILED and not step.state.tasks
     assert len(step.stored) <= 8_000 and step.stored == codecs.dumps(STATE_CODEC, step.state)
     [finished] = [d for d in step.decisions if isinstance(d, PipelineFinished)]
@@ -64,20 +70,36 @@ def test_a_state_grown_past_the_limit_fails_its_pipeline_and_keeps_what_fits():
 
 def test_a_pipeline_that_ends_with_a_state_too_large_keeps_its_ending_without_its_progress():
     intake = Intake(DEAD_LETTERS, 6_000)
-    step = intake.step(None, PipelineSubmitted("p1", "s1", echo.send(1).to_spec()), 0.0)
+    step = take(intake, None, PipelineSubmitted("p1", "s1", echo.send(1).to_spec()))
     [request] = [d for d in step.decisions if isinstance(d, TaskRequested)]
-    step = intake.step(step.state, TaskSucceeded("p1", 1, request.uid, 0, "z" * 2_000, "s" * 2_000), 0.0)
+    step = take(intake, step.state, TaskSucceeded("p1", 1, request.uid, 0, "z" * 2_000, "s" * 2_000))
     assert step.state.status is S.COMPLETED and not step.state.tasks
     [finished] = [d for d in step.decisions if isinstance(d, PipelineFinished)]
     assert finished.result == "z" * 2_000  # the caller still gets the result
+
+
+def test_the_size_is_checked_when_a_batch_is_stored_not_after_every_event():
+    # A wide pipeline's state is encoded once per batch: here it is over the limit only in the
+    # middle of the batch, so the pipeline goes on.
+    intake = Intake(DEAD_LETTERS, 9_000)
+    step = take(intake, None, PipelineSubmitted("p1", "s1", echo.send(1).continue_with(echo).to_spec()))
+    [request] = [d for d in step.decisions if isinstance(d, TaskRequested)]
+    state, decisions = intake.step(step.state, TaskSucceeded("p1", 1, request.uid, 0, "w" * 8_000), 0.0)
+    assert len(codecs.dumps(STATE_CODEC, state)) > 9_000  # the big result, and the request carrying it
+    [follow_up] = [d for d in decisions if isinstance(d, TaskRequested)]
+    state, more = intake.step(state, TaskSucceeded("p1", 1, follow_up.uid, 0, 8_000), 0.0)
+    step = intake.seal(state, decisions + more, 0.0)
+    assert step.state.status is S.COMPLETED
+    [finished] = [d for d in step.decisions if isinstance(d, PipelineFinished)]
+    assert finished.result == 8_000
 
 
 def test_replay_fails_a_pipeline_for_a_bad_record_as_the_orchestrator_did():
     codec, intake = Codec(), Intake(DEAD_LETTERS, 10**6)
     submission = PipelineSubmitted("p1", "s1", add.send(1, 2).to_spec())
     log = [record(codec.encode(submission), offset=0), record(b"garbage", offset=1)]
-    live = intake.step(None, submission, 1.0).state
-    live = intake.step(live, intake.decode(log[1]).verdict, 1.0).state
+    live, _ = intake.step(None, submission, 1.0)
+    live = intake.seal(*intake.step(live, intake.decode(log[1]).verdict, 1.0), 1.0).state
     rebuilt = rebuild(log, Settings(app_id="app", max_state_bytes=10**6))
     assert rebuilt.states == {"p1": live} and live.status is S.FAILED
     assert (rebuilt.events, rebuilt.skipped) == (1, 1)

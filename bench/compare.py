@@ -1,0 +1,106 @@
+"""Kafka Tasks beside Celery + Redis: the same four workloads, in one run, one table.
+
+    .venv/bin/python bench/compare.py [--broker tansu|kafka]
+
+Kafka Tasks: 1 orchestrator + 1 worker process on the local broker (bench/deployment.py).
+Celery: a redis-server on loopback (Debian's package; installed with apt-get when missing and
+allowed) and a Celery worker with 2 processes, from celery[redis] in a virtualenv of its own
+(~/.cache/kafka-tasks/celery-venv, made on first use), running bench/celery_side.py. Equivalent
+task code (bench/bench_app.py, bench/celery_tasks.py). If Celery or Redis cannot be installed, it
+says so and prints Kafka Tasks' figures alone. Figures only: nothing asserts a time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.deployment import deployed  # noqa: E402
+from bench.workloads import measure  # noqa: E402
+
+CELERY_VENV = Path.home() / ".cache" / "kafka-tasks" / "celery-venv"
+ROWS = [  # (figure, label, higher is better)
+    ("independent_tasks_per_s", "1,000 single-task pipelines (tasks/s)", True),
+    ("chain_tasks_per_s", "300 three-step chains (tasks/s)", True),
+    ("fan_out_s", "1,000-wide fan-out + fan-in (s)", False),
+    ("p50_ms", "round trip p50 (ms)", False),
+    ("p99_ms", "round trip p99 (ms)", False),
+]
+
+
+def celery_python() -> Path | str:
+    """The Celery venv's python, made on first use; or why there is none."""
+    python = CELERY_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"making {CELERY_VENV} with celery[redis] ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(CELERY_VENV)
+    if subprocess.run([python, "-c", "import celery, redis"], capture_output=True).returncode != 0:
+        installed = subprocess.run([python, "-m", "pip", "install", "--quiet", "celery[redis]"], capture_output=True, text=True)
+        if installed.returncode != 0:
+            return "pip could not install celery[redis]: " + installed.stderr.strip()[-300:]
+    return python
+
+
+def redis_server() -> str | None:
+    """Why there is no redis-server, or None when there is one."""
+    if shutil.which("redis-server"):
+        return None
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing redis-server from Debian's packages ...", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], capture_output=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    return None if shutil.which("redis-server") else "no redis-server, and apt-get could not install it"
+
+
+def celery_figures() -> dict[str, float] | str:
+    problem = redis_server()
+    if problem:
+        return problem
+    python = celery_python()
+    if isinstance(python, str):
+        return python
+    ran = subprocess.run([python, str(ROOT / "bench" / "celery_side.py")], capture_output=True, text=True, cwd=ROOT)
+    if ran.returncode != 0:
+        return "the Celery side failed: " + (ran.stderr or ran.stdout).strip()[-500:]
+    return json.loads(ran.stdout.strip().splitlines()[-1])
+
+
+def table(ours: dict[str, float], theirs: dict[str, float] | None) -> str:
+    lines = [f"{'workload':40} {'Kafka Tasks':>12} {'Celery+Redis':>13} {'ratio':>7}"]
+    for key, label, higher_better in ROWS:
+        if theirs is None:
+            lines.append(f"{label:40} {ours[key]:12.1f}")
+            continue
+        ratio = ours[key] / theirs[key] if higher_better else theirs[key] / ours[key]
+        lines.append(f"{label:40} {ours[key]:12.1f} {theirs[key]:13.1f} {ratio:6.2f}x")
+    if theirs is not None:
+        lines.append("ratio: how many times better Kafka Tasks is (above 1: faster)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
+    args = parser.parse_args()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}", flush=True)
+    with deployed(args.broker) as deployment:
+        ours = measure(deployment.client)
+    theirs = celery_figures()
+    if isinstance(theirs, str):
+        print(f"Celery + Redis not measured: {theirs}")
+        theirs = None
+    print(f"Kafka Tasks on {args.broker} (1 orchestrator + 1 worker) beside Celery 2 worker processes on Redis:")
+    print(table(ours, theirs))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""A Kafka Tasks deployment for the benchmarks: a broker, 1 orchestrator and 1 worker process."""
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.bench_app import inc, tasks
+from streams.client import KafkaTasksClient
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Deployment:
+    broker: Any
+    settings: Settings
+    client: KafkaTasksClient
+    orchestrator: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+    workdir: Path
+
+
+def start_broker(kind: str) -> Any:
+    if kind == "tansu":
+        from streams.brokers.tansu import TansuBroker
+
+        return TansuBroker()
+    from streams.brokers.kafka import start_kafka
+
+    return start_kafka(nodes=1)
+
+
+@contextlib.contextmanager
+def deployed(kind: str, **settings: Any) -> Iterator[Deployment]:
+    """Start everything, wait until a first pipeline has run (group joins done), stop at the end.
+    `settings` become KAFKA_TASKS_* variables of the orchestrator and worker."""
+    import os
+
+    broker = start_broker(kind)
+    workdir = Path(tempfile.mkdtemp(prefix="kafka-tasks-bench-"))
+    common = ["--app-id", tasks.app_id, "--bootstrap-servers", broker.bootstrap_servers, "--broker", kind]
+    env = dict(os.environ, **{f"KAFKA_TASKS_{k.upper()}": str(v) for k, v in settings.items()})
+
+    def spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], stdout=open(workdir / f"{name}.log", "wb"),
+                                stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+
+    orchestrator = spawn("orchestrator", "orchestrator", *common, "--state-dir", str(workdir / "state"))
+    worker = spawn("worker", "worker", "-A", "bench.bench_app", *common)
+    config = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=kind)
+    try:
+        with KafkaTasksClient(config) as client:
+            client.submit(inc.send(0)).result(120)
+            yield Deployment(broker, config, client, orchestrator, worker, workdir)
+    finally:
+        for process in (orchestrator, worker):
+            process.terminate()
+        for process in (orchestrator, worker):
+            process.wait(30)
+        broker.stop()
