@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from agents.in_flight import InFlight
 from events.codec import Codec
 from events.errors import DecodeError, PayloadTooLargeError, UnknownTaskError, UnsupportedValueError
 from events.messages import TaskFailed, TaskRequested
@@ -25,6 +28,9 @@ from streams.settings import Settings
 from streams.topics import Topics
 
 log = logging.getLogger("kafka_tasks.worker")
+
+COMMIT_INTERVAL_S = 0.2  # how often the offsets of finished requests are committed
+STOP_GRACE_S = 30.0  # how long a stopping worker waits for its running tasks
 
 # Failures that are not the task's own: the request also goes to the dead letters, where an
 # operator sees it (a worker deployed without the task, a result Kafka cannot carry).
@@ -49,53 +55,143 @@ class Worker:
         self.topics = Topics(settings.app_id)
         self.codec = Codec()
         self.processed = 0
+        self._paused = False  # the consumer's partitions, while every slot is busy
 
     async def run(self, stop: asyncio.Event) -> None:
         ensure_app_topics(self.settings, (self.worker_name,))
+        # Tracks delivered outcomes from two threads: this loop's (delivery callbacks) and the
+        # fetching thread's (rebalance callbacks).
+        lock = threading.Lock()
+        in_flight = InFlight()
+
+        def on_revoke(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            # Commit what is done before the partitions move; requests still running there finish
+            # and send their outcomes, and run again on the new owner (the fold drops duplicates).
+            with lock:
+                done = _offsets(in_flight.committable())
+                in_flight.forget((p.topic, p.partition) for p in partitions)
+            try:
+                if done:
+                    consumer.commit(offsets=done, asynchronous=False)
+            except KafkaException as error:
+                log.warning("could not commit before a rebalance; those requests run again: %s", error)
+
         consumer = Consumer(consumer_config(self.settings, self.topics.worker_group(self.worker_name)))
         producer = Producer(producer_config(self.settings))
-        consumer.subscribe([self.topics.requests(self.worker_name)])
-        limit = asyncio.Semaphore(self.settings.worker_concurrency)
+        consumer.subscribe([self.topics.requests(self.worker_name)], on_revoke=on_revoke)
+        running: set[asyncio.Task[None]] = set()
+        failures: list[Any] = []
+        committed: dict[Any, int] = {}
+        last_commit = time.monotonic()
+        last_poll = time.monotonic()
+        stopping_since: float | None = None
         try:
-            while not stop.is_set():
-                batch = await asyncio.to_thread(self._next_batch, consumer)
-                if not batch:
-                    continue
-                # Step 1: run the batch's tasks, at most `worker_concurrency` at a time.
-                handled = await asyncio.gather(*(self._handle(message, limit) for message in batch))
-                # Step 2: produce every outcome (and dead letter) and wait until the broker has
-                # them all (acks=all).
-                failures: list[Any] = []
-                for each in handled:
-                    self._produce(producer, each, failures)
-                while await asyncio.to_thread(producer.flush, 5):
-                    log.warning("waiting for the broker to acknowledge this batch's outcomes")
+            while True:
+                if stop.is_set():
+                    # Let running tasks finish and deliver (for at most STOP_GRACE_S); whatever
+                    # is not done then runs again on another worker.
+                    stopping_since = stopping_since or time.monotonic()
+                    if not running or time.monotonic() - stopping_since > STOP_GRACE_S:
+                        break
                 if failures:
                     # Without the outcomes on Kafka, committing would lose the tasks: stop instead;
-                    # the batch runs again when the worker restarts.
+                    # the uncommitted requests run again when the worker restarts.
                     raise RuntimeError(f"could not deliver task outcomes: {failures[0]}")
-                # Step 3: only then commit the requests' offsets. A crash before this re-runs the
-                # batch (at-least-once); the orchestrator's fold drops the duplicate outcomes.
-                try:
-                    consumer.commit(asynchronous=False)
-                except KafkaException as error:
-                    # The group moved on (a coordinator or this member's assignment was lost):
-                    # whoever holds the partitions now runs the batch again; the duplicates'
-                    # outcomes are dropped by the orchestrator's fold.
-                    log.warning("could not commit a finished batch, it will run again: %s", error)
-                self.processed += len(batch)
+                # Step 1: commit what is done, now and then (only offsets whose requests, and all
+                # before them, have their outcomes on the broker).
+                due: list[TopicPartition] = []
+                if time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
+                    with lock:
+                        offsets = in_flight.committable()
+                    due = _offsets({tp: o for tp, o in offsets.items() if committed.get(tp) != o})
+                    committed.update(offsets)
+                    last_commit = time.monotonic()
+                # Step 2: fetch as many requests as there are free slots; each runs as soon as it
+                # arrives. With none free, wait for a task to end instead (and poll now and then,
+                # with the partitions paused: it serves rebalances and keeps the membership).
+                free = 0 if stop.is_set() else self.settings.worker_concurrency - len(running)
+                if free > 0 or due or time.monotonic() - last_poll >= 1.0:
+                    messages = await asyncio.to_thread(self._fetch, consumer, free, due)
+                    last_poll = time.monotonic()
+                else:
+                    messages = []
+                    await asyncio.wait(running, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+                for message in messages:
+                    if message.error():
+                        log.warning("consumer error: %s", message.error())
+                        continue
+                    with lock:
+                        in_flight.start((message.topic(), message.partition()), message.offset())
+                    task = asyncio.create_task(self._run_one(message, producer, in_flight, lock, failures))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                # Step 3: delivery callbacks run here: acknowledged outcomes make requests done.
+                producer.poll(0)
+                await asyncio.sleep(0)  # let the tasks just started run up to their first await
         finally:
-            consumer.close()
             producer.flush(10)
+            producer.poll(0)
+            with lock:
+                final = _offsets(in_flight.committable())
+            try:
+                if final:
+                    consumer.commit(offsets=final, asynchronous=False)
+            except KafkaException as error:
+                log.warning("could not commit on the way out; those requests run again: %s", error)
+            consumer.close()
 
-    def _produce(self, producer: Producer, handled: Handled, failures: list[Any]) -> None:
+    def _fetch(self, consumer: Consumer, free: int, commit: list[TopicPartition]) -> list[Any]:
+        """In a thread (the consumer's calls block): commit, then wait briefly for requests, up
+        to `free` of them."""
+        if commit:
+            try:
+                consumer.commit(offsets=commit, asynchronous=True)
+            except KafkaException as error:
+                log.warning("could not commit finished requests, they may run again: %s", error)
+        if free <= 0:
+            if not self._paused:
+                consumer.pause(consumer.assignment())
+                self._paused = True
+            message = consumer.poll(0)  # None, except right after a rebalance (partitions unpaused)
+            return [] if message is None else [message]
+        if self._paused:
+            consumer.resume(consumer.assignment())
+            self._paused = False
+        # poll() returns as soon as one request arrives (consume(n, t) would wait out t for n);
+        # then take whatever else is already fetched, without waiting.
+        first = consumer.poll(0.05)
+        if first is None:
+            return []
+        return [first, *consumer.consume(free - 1, 0)] if free > 1 else [first]
+
+    async def _run_one(self, message: Any, producer: Producer, in_flight: InFlight, lock: threading.Lock,
+                       failures: list[Any]) -> None:
+        """Run one request and produce what becomes of it; the request counts as done once the
+        broker has every record of that."""
+        handled = await self._handle(message)
+        tp, offset = (message.topic(), message.partition()), message.offset()
+        records = self._records(handled)
+        remaining = [len(records)]
+
         def on_delivery(error: Any, _: Any) -> None:
             if error:
                 failures.append(error)
+                return
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                with lock:
+                    in_flight.finish(tp, offset)
 
+        for record in records:
+            producer.produce(**record, on_delivery=on_delivery)
+        self.processed += 1
+
+    def _records(self, handled: Handled) -> list[dict[str, Any]]:
+        """The outcome for the pipeline events topic and, for a problem, the dead letter."""
+        records = []
         if handled.outcome is not None:
             key = (handled.pipeline_id or "").encode()
-            producer.produce(self.topics.pipeline_events, key=key, value=handled.outcome, on_delivery=on_delivery)
+            records.append({"topic": self.topics.pipeline_events, "key": key, "value": handled.outcome})
         if handled.problem is not None:
             message = handled.message
             log.error("dead-lettering the request at %s[%s]@%s: %s",
@@ -103,21 +199,11 @@ class Worker:
             headers = dead_letter_headers(
                 message.topic(), message.partition(), message.offset(), handled.problem, message.value()
             )
-            producer.produce(self.topics.dead_letters, key=message.key(), value=message.value(),
-                             headers=headers, on_delivery=on_delivery)
+            records.append({"topic": self.topics.dead_letters, "key": message.key(), "value": message.value(),
+                            "headers": headers})
+        return records
 
-    def _next_batch(self, consumer: Consumer) -> list[Any]:
-        # poll() returns as soon as one request arrives (consume(n, t) would wait out t for n);
-        # then take whatever else is already fetched, without waiting.
-        first = consumer.poll(0.1)
-        if first is None:
-            return []
-        return [first, *consumer.consume(self.settings.worker_concurrency * 4 - 1, 0)]
-
-    async def _handle(self, message: Any, limit: asyncio.Semaphore) -> Handled:
-        if message.error():
-            log.warning("consumer error: %s", message.error())
-            return Handled(message)
+    async def _handle(self, message: Any) -> Handled:
         try:
             request = self.codec.decode(message.value())
         except DecodeError as error:
@@ -125,8 +211,7 @@ class Worker:
         if not isinstance(request, TaskRequested):
             return Handled(message, problem=f"a {type(request).__name__} on a request topic, where only "
                                             "TaskRequested belongs; send it to the pipeline events topic")
-        async with limit:
-            outcome = await execute(self.tasks, request)
+        outcome = await execute(self.tasks, request)
         encoded = self.codec.encode(outcome)
         limit_bytes = self.settings.max_message_bytes
         if len(encoded) > limit_bytes:
@@ -137,3 +222,7 @@ class Worker:
         if isinstance(outcome, TaskFailed) and outcome.error.exception_type in _DEAD_LETTER_ERRORS:
             problem = outcome.error.exception_message
         return Handled(message, encoded, request.pipeline_id, problem)
+
+
+def _offsets(committable: dict[Any, int]) -> list[TopicPartition]:
+    return [TopicPartition(topic, partition, offset) for (topic, partition), offset in committable.items()]

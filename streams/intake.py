@@ -22,7 +22,8 @@ from events.codec import Codec
 from events.decide import react
 from events.errors import DecodeError
 from events.messages import Event, InputRejected, PipelineActionApplied, SubmissionRejected
-from events.state import PipelineState
+from events.state import Failure, PipelineState
+from events.task_exception import input_rejected
 
 # How the orchestrator's table stores a state (RocksDB and changelog): faust's pickle codec.
 STATE_CODEC = "pickle"
@@ -100,6 +101,8 @@ class Intake:
         )
         if state.status.is_finished:  # it has ended: keep the ending, drop the rest
             state = state.without_progress()
+            if len(codecs.dumps(STATE_CODEC, state)) > self.max_state_bytes:  # its result itself
+                state = state.evolve(outcome=Failure(input_rejected(state.pipeline_id, reason), None))
         else:  # what was decided on a state that cannot be kept goes with it, but answers stay
             answers = [d for d in decisions if isinstance(d, (PipelineActionApplied, SubmissionRejected))]
             state, ending = react(state, InputRejected(state.pipeline_id, reason, drop_progress=True), now)

@@ -103,3 +103,14 @@ def test_replay_fails_a_pipeline_for_a_bad_record_as_the_orchestrator_did():
     rebuilt = rebuild(log, Settings(app_id="app", max_state_bytes=10**6))
     assert rebuilt.states == {"p1": live} and live.status is S.FAILED
     assert (rebuilt.events, rebuilt.skipped) == (1, 1)
+
+
+def test_a_finished_pipeline_whose_result_alone_is_too_large_keeps_why_instead_of_it():
+    intake = Intake(DEAD_LETTERS, 6_000)
+    step = take(intake, None, PipelineSubmitted("p1", "s1", echo.send(1).to_spec()))
+    [request] = [d for d in step.decisions if isinstance(d, TaskRequested)]
+    step = take(intake, step.state, TaskSucceeded("p1", 1, request.uid, 0, "r" * 7_000))
+    assert step.state.status is S.COMPLETED and len(step.stored) <= 6_000
+    assert "max_state_bytes" in step.state.outcome.error.exception_message
+    [finished] = [d for d in step.decisions if isinstance(d, PipelineFinished)]
+    assert finished.result == "r" * 7_000  # the reply was decided before the store
