@@ -80,6 +80,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     # topic's: every record failed to decode, was dropped, and recovery waited forever for the
     # highwater. `_new_changelog_topic` is faust's own recipe (private, so only used here).
     pipelines.changelog_topic = pipelines._new_changelog_topic()
+    changelog = pipelines.changelog_topic.get_topic_name()
     publisher = Publisher(app, topics, codec, settings.max_message_bytes)
     intake = Intake(topics.dead_letters, settings.max_state_bytes)
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due
@@ -197,9 +198,12 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             state = step.state
             if state is None or not owned(record.message.tp):
                 continue  # revoked meanwhile: its new owner folds these records again
-            with processing(record):
-                pipelines.data[key] = state
-            stored.append(pipelines.send_changelog(record.message.partition, key, step.stored, value_serializer="raw"))
+            # The bytes the seal encoded go to RocksDB and to the changelog as they are: the
+            # store's own `__setitem__` and `send_changelog` would pickle the state twice more.
+            with processing(record):  # the RocksDB store picks its partition's DB from the event
+                pipelines.data._set(key, step.stored)
+            partition = record.message.partition
+            stored.append((partition, await app.producer.send(changelog, key, step.stored, partition, None, None)))
             if state.status.is_finished:
                 live.pop(key, None)
             else:
@@ -210,7 +214,13 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 wakeups.pop(pipeline_id, None)
             else:
                 wakeups[pipeline_id] = wake
-        await asyncio.gather(*stored)
+        # What faust's changelog callback does: the offset stored with each partition's RocksDB,
+        # from which a restart reads the changelog to catch up.
+        latest: dict[int, int] = {}
+        for partition, sending in stored:
+            latest[partition] = max(latest.get(partition, -1), (await sending).offset)
+        for partition, offset in latest.items():
+            pipelines.data.set_persisted_offset(TP(changelog, partition), offset)
         durable.update(guard.committable())
 
     async def commit_processed() -> None:
