@@ -36,6 +36,7 @@ log = logging.getLogger("kafka_tasks.orchestrator")
 # 1,000 rewrites of an ever larger state.
 BATCH_SIZE = 1000
 BATCH_WINDOW_S = 0.002
+STORE_INTERVAL_S = 0.1  # how often pipelines changed since are stored (step 5)
 COMMIT_INTERVAL_S = 0.25  # how often processed offsets are committed
 STALL_CHECK_S = 1.0  # how often partitions are checked for records that never arrive
 STALL_AFTER_S = 3.0  # ... and how long none may arrive while some wait
@@ -91,6 +92,11 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     # unpickling all of it, once per batch. Cleared whenever partitions move (another replica
     # may have written them meanwhile); finished pipelines leave it.
     live: dict[bytes, Any] = {}
+    # Pipelines whose state in `live` is newer than the stored one -> the latest record that
+    # changed them (its partition is the state's).
+    unstored: dict[bytes, Any] = {}
+    last_store = [time.monotonic()]
+    store_interval = [STORE_INTERVAL_S]
     guard = OffsetGuard()
     batch_lock = asyncio.Lock()
     durable: dict[Any, int] = {}  # partition -> offset before which everything is stored and sent
@@ -98,6 +104,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
 
     def forget() -> None:
         live.clear()
+        unstored.clear()
         guard.reset()
         durable.clear()
         committed.clear()
@@ -106,9 +113,10 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     async def finish_batch_on_revoke(sender: Any, revoked: Any, **_: Any) -> None:
         async with batch_lock:
             try:
+                await store()
                 await commit_processed()
             except Exception as error:  # the group may already have moved on: the next owner re-reads
-                log.warning("committing before the rebalance failed: %r", error)
+                log.warning("storing and committing before the rebalance failed: %r", error)
         forget()
         wakeups.clear()
         wakeups_loaded[0] = False
@@ -141,9 +149,10 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     async def process(batch: list[Any]) -> None:
         # Step 1: admit records in offset order, per partition; ask for a re-read on a gap.
         admitted = []
+        assignment = app.consumer.assignment()
         for record in batch:
             tp = record.message.tp
-            if app.rebalancing or not owned(tp):
+            if app.rebalancing or tp not in assignment:
                 continue  # fetched before partitions moved: the owner reads it from the committed offset
             if not guard.knows(tp):
                 await start_cursor(tp)
@@ -171,7 +180,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                     continue
                 decoded = decoded.verdict
             key = decoded.pipeline_id.encode()
-            # Step 3: fold and decide, purely, on the batch's latest state of the pipeline.
+            # Step 3: fold and decide, purely, on the latest state of the pipeline.
             if key in touched:
                 current, _, decisions = touched[key]
             else:
@@ -181,39 +190,57 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             state, more = intake.step(current, decoded, message.timestamp or time.time())
             decisions.extend(more)
             touched[key] = (state, record, decisions)
-        # Each touched pipeline's state is encoded once per batch (and fails its pipeline if it
-        # is too large to store).
-        sealed = {key: (intake.seal(state, decisions, record.message.timestamp or time.time()), record)
-                  for key, (state, record, decisions) in touched.items()}
-        # Step 4: publish the decisions and wait until the broker has them; only then store
-        # each touched pipeline once and wait for its changelog. After that the batch's
-        # offsets count as processed. The order matters after a crash: with the old state
-        # stored, the new owner folds the batch again and sends its decisions again (the fold
-        # drops the duplicate results); a new state stored before its requests were sent
-        # would leave the pipeline waiting for tasks nobody was asked to run.
-        sent += [await publisher.publish(command) for step, _ in sealed.values() for command in step.decisions]
+        # Step 4: publish the decisions and wait until the broker has them. The new states wait
+        # in `live` to be stored (step 5), so they are always stored after their decisions were
+        # sent: a state stored first would leave its pipeline waiting for tasks nobody was asked
+        # to run if the replica died in between.
+        sent += [await publisher.publish(command) for _, _, decisions in touched.values() for command in decisions]
         await asyncio.gather(*sent)
+        for key, (state, record, _) in touched.items():
+            if state is None:
+                continue
+            live[key] = state
+            unstored[key] = record
+            wake = next_wakeup(state)
+            if wake is None:
+                wakeups.pop(state.pipeline_id, None)
+            else:
+                wakeups[state.pipeline_id] = wake
+        if time.monotonic() - last_store[0] >= store_interval[0]:
+            await store()
+
+    async def store() -> None:
+        """Step 5: store each pipeline changed since the last store, once, and wait for the
+        changelog; then the offsets processed until now count as durable (to be committed). A
+        wide fan-out's state is written a few times a second, not once per batch of results;
+        after a crash the next owner folds the records since the last store again, and the fold
+        drops what it has seen."""
+        started = last_store[0] = time.monotonic()
+        if not unstored:
+            return
+        processed = guard.committable()
+        assignment = app.consumer.assignment()
+        # Encoded once, here; a state too large to store fails its pipeline (streams/intake.py),
+        # whose ending is sent before that state is stored, as in step 4.
+        sealed = {
+            key: (intake.seal(live[key], [], record.message.timestamp or time.time()), record)
+            for key, record in unstored.items()
+            if record.message.tp in assignment  # else revoked meanwhile: the new owner folds again
+        }
+        await asyncio.gather(*[await publisher.publish(c) for step, _ in sealed.values() for c in step.decisions])
         stored = []
         for key, (step, record) in sealed.items():
-            state = step.state
-            if state is None or not owned(record.message.tp):
-                continue  # revoked meanwhile: its new owner folds these records again
+            assert step.state is not None
             # The bytes the seal encoded go to RocksDB and to the changelog as they are: the
             # store's own `__setitem__` and `send_changelog` would pickle the state twice more.
             with processing(record):  # the RocksDB store picks its partition's DB from the event
                 pipelines.data._set(key, step.stored)
             partition = record.message.partition
             stored.append((partition, await app.producer.send(changelog, key, step.stored, partition, None, None)))
-            if state.status.is_finished:
+            if step.state.status.is_finished:
                 live.pop(key, None)
             else:
-                live[key] = state
-            wake = next_wakeup(state)
-            pipeline_id = key.decode()
-            if wake is None:
-                wakeups.pop(pipeline_id, None)
-            else:
-                wakeups[pipeline_id] = wake
+                live[key] = step.state
         # What faust's changelog callback does: the offset stored with each partition's RocksDB,
         # from which a restart reads the changelog to catch up.
         latest: dict[int, int] = {}
@@ -221,7 +248,17 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             latest[partition] = max(latest.get(partition, -1), (await sending).offset)
         for partition, offset in latest.items():
             pipelines.data.set_persisted_offset(TP(changelog, partition), offset)
-        durable.update(guard.committable())
+        # Only now: had anything above failed, these would be stored again next time, and the
+        # offsets would not have moved past them.
+        unstored.clear()
+        durable.update(processed)
+        # Stores take at most a fifth of the time: a wide pipeline's state is large.
+        store_interval[0] = max(STORE_INTERVAL_S, 4 * (time.monotonic() - started))
+
+    async def store_when_idle() -> None:
+        if unstored and time.monotonic() - last_store[0] >= store_interval[0]:
+            async with batch_lock:
+                await store()
 
     async def commit_processed() -> None:
         due = {tp: offset for tp, offset in durable.items() if committed.get(tp) != offset and owned(tp)}
@@ -261,6 +298,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         return loop
 
     app.task(every(COMMIT_INTERVAL_S, commit_processed))
+    app.task(every(STORE_INTERVAL_S, store_when_idle))
     app.task(every(STALL_CHECK_S, reread_stalled_partitions))
 
     async def reread_stalled_changelogs() -> None:

@@ -6,6 +6,7 @@ so folding one result into a 10,000-branch pipeline costs the same as into a 10-
 from __future__ import annotations
 
 import enum
+import pickle
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -109,17 +110,40 @@ class PipelineState:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The plan is an index derived from the submitted spec: persist everything else and
-        # rebuild it on load (it is most of the bytes of a wide pipeline).
-        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "plan"}
-        return (_restore, (values,))
+        # rebuild it on load (it is most of the bytes of a wide pipeline). The submission goes
+        # in pickled once (it never changes), not again with every store.
+        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in ("plan", "submission")}
+        return (_restore, (values, _pickled_submission(self.submission)))
 
     @property
     def root_pipeline_id(self) -> str:
         return self.submission.root_pipeline_id or self.pipeline_id
 
 
-def _restore(values: dict[str, Any]) -> PipelineState:
+def _restore(values: dict[str, Any], submission: bytes | None = None) -> PipelineState:
+    if submission is not None:  # (states stored before the submission was pickled apart hold it)
+        values = {**values, "submission": pickle.loads(submission)}
     return PipelineState(plan=PipelinePlan.of(values["submission"].spec), **values)
+
+
+# A wide pipeline's submission is most of its state's bytes, and each store pickled it again:
+# the pickled bytes of recent large ones are kept, keyed by the object (every state of a pipeline
+# shares it; the entry holds it, so its id is not reused while cached).
+_SUBMISSIONS: dict[int, tuple[PipelineSubmitted, bytes]] = {}
+_SUBMISSIONS_KEPT = 64
+_SUBMISSION_WORTH_KEEPING = 16 * 1024
+
+
+def _pickled_submission(submission: PipelineSubmitted) -> bytes:
+    kept = _SUBMISSIONS.get(id(submission))
+    if kept is not None and kept[0] is submission:
+        return kept[1]
+    data = pickle.dumps(submission, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(data) >= _SUBMISSION_WORTH_KEEPING:
+        if len(_SUBMISSIONS) >= _SUBMISSIONS_KEPT:
+            del _SUBMISSIONS[next(iter(_SUBMISSIONS))]  # the oldest
+        _SUBMISSIONS[id(submission)] = (submission, data)
+    return data
 
 
 def new_state(event: PipelineSubmitted, run: int) -> PipelineState:

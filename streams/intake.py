@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from faust.serializers import codecs
 
+import events.pickling  # noqa: F401  (registers fast pickling of the states stored below)
 from events.codec import Codec
 from events.decide import react
 from events.errors import DecodeError
