@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
 from faust.types import TP
 
@@ -38,6 +39,7 @@ BATCH_SIZE = 1000
 BATCH_WINDOW_S = 0.002
 STORE_INTERVAL_S = 0.1  # how often pipelines changed since are stored (step 5)
 COMMIT_INTERVAL_S = 0.25  # how often processed offsets are committed
+EXPIRE_CHECK_S = 1.0  # how often finished pipelines are checked against the retention
 STALL_CHECK_S = 1.0  # how often partitions are checked for records that never arrive
 STALL_AFTER_S = 3.0  # ... and how long none may arrive while some wait
 
@@ -95,6 +97,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     # Pipelines whose state in `live` is newer than the stored one -> the latest record that
     # changed them (its partition is the state's).
     unstored: dict[bytes, Any] = {}
+    # Finished pipelines in the table -> when they finished: removed after the retention.
+    expiring: dict[bytes, float] = {}
     last_store = [time.monotonic()]
     store_interval = [STORE_INTERVAL_S]
     guard = OffsetGuard()
@@ -105,6 +109,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     def forget() -> None:
         live.clear()
         unstored.clear()
+        expiring.clear()  # loaded again from the table with the wakeups
         guard.reset()
         durable.clear()
         committed.clear()
@@ -208,15 +213,22 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 wakeups[state.pipeline_id] = wake
         if time.monotonic() - last_store[0] >= store_interval[0]:
             await store()
+        elif any(live[key].status.is_finished for key in unstored):
+            await store(finished_only=True)
 
-    async def store() -> None:
+    async def store(finished_only: bool = False) -> None:
         """Step 5: store each pipeline changed since the last store, once, and wait for the
         changelog; then the offsets processed until now count as durable (to be committed). A
         wide fan-out's state is written a few times a second, not once per batch of results;
         after a crash the next owner folds the records since the last store again, and the fold
-        drops what it has seen."""
-        started = last_store[0] = time.monotonic()
-        if not unstored:
+        drops what it has seen. `finished_only` stores just the pipelines that have ended, at
+        once: their replies are out, and a next owner folding their last records again would
+        send those replies a second time. (That moves no offsets: other changes wait unstored.)"""
+        started = time.monotonic()
+        if not finished_only:
+            last_store[0] = started
+        keys = [k for k in unstored if not finished_only or live[k].status.is_finished]
+        if not keys:
             return
         processed = guard.committable()
         assignment = app.consumer.assignment()
@@ -224,7 +236,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         # whose ending is sent before that state is stored, as in step 4.
         sealed = {
             key: (intake.seal(live[key], [], record.message.timestamp or time.time()), record)
-            for key, record in unstored.items()
+            for key, record in ((k, unstored[k]) for k in keys)
             if record.message.tp in assignment  # else revoked meanwhile: the new owner folds again
         }
         await asyncio.gather(*[await publisher.publish(c) for step, _ in sealed.values() for c in step.decisions])
@@ -239,6 +251,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             stored.append((partition, await app.producer.send(changelog, key, step.stored, partition, None, None)))
             if step.state.status.is_finished:
                 live.pop(key, None)
+                expiring[key] = step.state.finished_at or time.time()
             else:
                 live[key] = step.state
         # What faust's changelog callback does: the offset stored with each partition's RocksDB,
@@ -250,15 +263,38 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             pipelines.data.set_persisted_offset(TP(changelog, partition), offset)
         # Only now: had anything above failed, these would be stored again next time, and the
         # offsets would not have moved past them.
-        unstored.clear()
-        durable.update(processed)
-        # Stores take at most a fifth of the time: a wide pipeline's state is large.
-        store_interval[0] = max(STORE_INTERVAL_S, 4 * (time.monotonic() - started))
+        for key in keys:
+            del unstored[key]
+        if not finished_only:
+            durable.update(processed)
+            # Stores take at most a fifth of the time: a wide pipeline's state is large.
+            store_interval[0] = max(STORE_INTERVAL_S, 4 * (time.monotonic() - started))
 
     async def store_when_idle() -> None:
         if unstored and time.monotonic() - last_store[0] >= store_interval[0]:
             async with batch_lock:
                 await store()
+
+    async def expire_finished() -> None:
+        """Remove pipelines finished longer than the retention ago from the table (a tombstone
+        on the changelog), so it does not grow forever."""
+        cutoff = time.time() - settings.finished_retention_s
+        due = [key for key, at in expiring.items() if at <= cutoff]
+        if not due:
+            return
+        async with batch_lock:
+            assignment = app.consumer.assignment()
+            removed = []
+            for key in due:
+                expiring.pop(key, None)
+                if key in live or key in unstored:
+                    continue  # submitted again since: running
+                partition = (murmur2(key) & 0x7FFFFFFF) % settings.partitions  # as every producer
+                if TP(events.get_topic_name(), partition) not in assignment:
+                    continue
+                pipelines.data._del(key)
+                removed.append(await app.producer.send(changelog, key, None, partition, None, None))
+            await asyncio.gather(*removed)
 
     async def commit_processed() -> None:
         due = {tp: offset for tp, offset in durable.items() if committed.get(tp) != offset and owned(tp)}
@@ -299,6 +335,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
 
     app.task(every(COMMIT_INTERVAL_S, commit_processed))
     app.task(every(STORE_INTERVAL_S, store_when_idle))
+    app.task(every(EXPIRE_CHECK_S, expire_finished))
     app.task(every(STALL_CHECK_S, reread_stalled_partitions))
 
     async def reread_stalled_changelogs() -> None:
@@ -321,6 +358,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             wake = next_wakeup(state)
             if wake is not None:
                 wakeups.setdefault(key.decode(), wake)
+            if state.status.is_finished:
+                expiring.setdefault(key, state.finished_at or time.time())
         wakeups_loaded[0] = True
 
     @app.timer(interval=0.05)

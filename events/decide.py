@@ -130,6 +130,7 @@ class _Decision:
         self.children = state.children.mutate()
         self.last_state = state.last_state
         self.outcome = state.outcome
+        self.finished_at = state.finished_at
         self.out: list[Event] = []
         self.skipped: list[str] = []
         self.ready: deque[int] = deque()  # chains to walk, iteratively: no deep recursion
@@ -148,6 +149,7 @@ class _Decision:
             children=self.children.finish(),
             last_state=self.last_state,
             outcome=self.outcome,
+            finished_at=self.finished_at,
             agenda=(),
         )
 
@@ -404,6 +406,7 @@ class _Decision:
             status = S.COMPLETED if isinstance(outcome, Success) else S.FAILED
         self.set_status(status)
         self.outcome = outcome
+        self.finished_at = self.now
         self.held = _empty_mutation()
         self.timers = _empty_mutation()
         self.ready.clear()

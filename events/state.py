@@ -99,6 +99,7 @@ class PipelineState:
     agenda: tuple[tuple[Any, ...], ...] = ()
     last_state: Any = None  # the most recent task state: what a finally gets on cancel
     outcome: Outcome | None = None  # set once finished
+    finished_at: float | None = None  # when it finished: its last event's log time
 
     def evolve(self, **changes: Any) -> PipelineState:
         return replace(self, **changes)

@@ -117,7 +117,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     topics = Topics(settings.app_id)
     from_time_ms = None if args.from_time is None else int(_parse_time(args.from_time) * 1000)
     records = replay.read_topic(settings, topics.pipeline_events, from_time_ms, replay.print_progress)
-    rebuilt = replay.rebuild(records, settings)
+    rebuilt = replay.rebuild(records, settings, now=time.time())
     print(f"rebuilt {len(rebuilt.states):,} pipelines from {rebuilt.events:,} events "
           f"({rebuilt.skipped:,} records that are not events skipped); checksum {replay.checksum(rebuilt.states)}")
     if args.state_dir:

@@ -41,9 +41,11 @@ class Rebuilt:
     skipped: int = 0  # records that are not events (the live orchestrator dead-lettered them)
 
 
-def rebuild(records: Iterable[LogRecord], settings: Settings) -> Rebuilt:
+def rebuild(records: Iterable[LogRecord], settings: Settings, now: float | None = None) -> Rebuilt:
     """Fold the records, in the order given (offset order within each partition), taking the
-    orchestrator's own step (streams.intake), verdicts on bad records included."""
+    orchestrator's own step (streams.intake), verdicts on bad records included. With `now`,
+    pipelines finished more than `finished_retention_s` before it are left out, as the
+    orchestrator removes them."""
     intake = Intake(Topics(settings.app_id).dead_letters, settings.max_state_bytes)
     rebuilt = Rebuilt({}, {})
     last_seen: dict[str, float] = {}
@@ -57,14 +59,19 @@ def rebuild(records: Iterable[LogRecord], settings: Settings) -> Rebuilt:
         else:
             rebuilt.events += 1
         pipeline_id = event.pipeline_id
-        now = record.timestamp_ms / 1000.0
-        state, _decisions = intake.step(rebuilt.states.get(pipeline_id), event, now)
+        at = record.timestamp_ms / 1000.0  # the log's time, as the live orchestrator's
+        state, _decisions = intake.step(rebuilt.states.get(pipeline_id), event, at)
         if state is not None:
             rebuilt.states[pipeline_id] = state
             rebuilt.partitions[pipeline_id] = record.partition
-            last_seen[pipeline_id] = now
+            last_seen[pipeline_id] = at
     for pipeline_id, state in rebuilt.states.items():  # stored once, at the end (streams/intake.py)
         rebuilt.states[pipeline_id] = intake.seal(state, [], last_seen[pipeline_id]).state
+    if now is not None:
+        cutoff = now - settings.finished_retention_s
+        for pipeline_id in [k for k, s in rebuilt.states.items() if s.finished_at is not None and s.finished_at <= cutoff]:
+            del rebuilt.states[pipeline_id]
+            del rebuilt.partitions[pipeline_id]
     return rebuilt
 
 

@@ -35,6 +35,10 @@ class Settings:
         max_state_bytes: the largest state the orchestrator stores per pipeline (pickled, as its
             table's changelog record). The changelog topic is created to take records this
             large; a pipeline whose state outgrows it fails with an error that says so.
+        finished_retention_s: how long a finished pipeline stays in the orchestrator's table
+            (status and result queries answer from it, a re-submission re-runs it); then it is
+            removed, so the table does not grow forever. Its reply and status events stay on
+            their topics.
     """
 
     app_id: str
@@ -47,6 +51,7 @@ class Settings:
     retention_ms: int | None = None
     max_message_bytes: int = 1_000_000
     max_state_bytes: int = 8_000_000
+    finished_retention_s: float = 24 * 3600.0
     fetch_wait_ms: int | None = None
 
     @property
@@ -83,6 +88,7 @@ class Settings:
             ("retention_ms", int),
             ("max_message_bytes", int),
             ("max_state_bytes", int),
+            ("finished_retention_s", float),
             ("fetch_wait_ms", int),
         ):
             raw = env.get(ENV_PREFIX + name.upper())

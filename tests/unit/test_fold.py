@@ -289,3 +289,12 @@ def test_rejected_input_cancels_the_child_pipelines_and_can_drop_the_progress():
     assert state.status is S.FAILED
     assert not state.tasks and not state.chains and not state.groups and not state.children
     h.close()
+
+
+def test_a_finished_pipeline_records_when_it_finished_and_a_re_run_starts_without():
+    state, commands = react(None, submitted(add.send(1, 2)), 10.0)
+    assert state.finished_at is None
+    state, _ = react(state, succeed(requests(commands)[0], 3), 12.5)
+    assert state.status is S.COMPLETED and state.finished_at == 12.5
+    state, _ = react(state, submitted(add.send(1, 2), submission_id="s2"), 20.0)
+    assert state.status is S.RUNNING and state.finished_at is None

@@ -114,3 +114,18 @@ def test_a_finished_pipeline_whose_result_alone_is_too_large_keeps_why_instead_o
     assert "max_state_bytes" in step.state.outcome.error.exception_message
     [finished] = [d for d in step.decisions if isinstance(d, PipelineFinished)]
     assert finished.result == "r" * 7_000  # the reply was decided before the store
+
+
+def test_replay_leaves_out_pipelines_finished_longer_than_the_retention_ago():
+    codec, intake = Codec(), Intake(DEAD_LETTERS, 10**6)
+    log, state = [], None
+    for pipeline_id, at in (("old", 1_000), ("new", 5_000)):
+        submission = PipelineSubmitted(pipeline_id, "s1", echo.send(1).to_spec())
+        state, decisions = intake.step(None, submission, at / 1000)
+        [request] = [d for d in decisions if isinstance(d, TaskRequested)]
+        log += [LogRecord("app.pipeline-events", 0, len(log), at, pipeline_id.encode(), codec.encode(submission)),
+                LogRecord("app.pipeline-events", 0, len(log) + 1, at, pipeline_id.encode(),
+                          codec.encode(TaskSucceeded(pipeline_id, 1, request.uid, 0, 1)))]
+    settings = Settings(app_id="app", finished_retention_s=2.0)
+    assert set(rebuild(log, settings).states) == {"old", "new"}
+    assert set(rebuild(log, settings, now=6.0).states) == {"new"}  # "old" finished 5 s before
