@@ -230,12 +230,12 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         keys = [k for k in unstored if not finished_only or live[k].status.is_finished]
         if not keys:
             return
-        processed = guard.committable()
+        processed = guard.committable()  # (moves offsets only when every change is stored)
         assignment = app.consumer.assignment()
         # Encoded once, here; a state too large to store fails its pipeline (streams/intake.py),
         # whose ending is sent before that state is stored, as in step 4.
         sealed = {
-            key: (intake.seal(live[key], [], record.message.timestamp or time.time()), record)
+            key: (intake.seal(live[key], record.message.timestamp or time.time()), record)
             for key, record in ((k, unstored[k]) for k in keys)
             if record.message.tp in assignment  # else revoked meanwhile: the new owner folds again
         }

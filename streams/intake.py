@@ -7,7 +7,7 @@ the orchestrator stored, verdicts on bad input included:
   that pipeline fails (it would otherwise wait forever for whatever the record was);
 - a state grown past what the changelog stores per pipeline fails its pipeline, keeping only what
   fits (which pipeline it was, how it ended), instead of failing every later write. This is
-  checked when a state is stored: once per batch live, once at the end in a replay. So a replay
+  checked when a state is stored: every 0.1 s or so live, once at the end in a replay. So a replay
   agrees with the live orchestrator on such a pipeline only if its state was too large at the
   end as well (`replay --check` names any that differ).
 """
@@ -22,7 +22,7 @@ import events.pickling  # noqa: F401  (registers fast pickling of the states sto
 from events.codec import Codec
 from events.decide import react
 from events.errors import DecodeError
-from events.messages import Event, InputRejected, PipelineActionApplied, SubmissionRejected
+from events.messages import Event, InputRejected
 from events.state import Failure, PipelineState
 from events.task_exception import input_rejected
 
@@ -84,31 +84,29 @@ class Intake:
         """Fold `event` into `current` and decide: one event's step."""
         return react(current, event, now)
 
-    def seal(self, state: PipelineState | None, decisions: list[Event], now: float) -> Step:
-        """The state to store after a batch of steps, as the table stores it, with the batch's
-        decisions for it. Checked once per store, not per event: pickling a wide pipeline's state
-        for each of its results would make a fan-out quadratic. A state too large to store fails
-        its pipeline."""
+    def seal(self, state: PipelineState | None, now: float) -> Step:
+        """The state to store, as the table stores it. Checked once per store, not per event:
+        pickling a wide pipeline's state for each of its results would make a fan-out quadratic.
+        A state too large to store fails its pipeline: the step's decisions then end it."""
         if state is None:
-            return Step(None, decisions, None)
+            return Step(None, [], None)
         stored = codecs.dumps(STATE_CODEC, state)
         if len(stored) <= self.max_state_bytes:
-            return Step(state, decisions, stored)
+            return Step(state, [], stored)
         reason = (
             f"The pipeline's state grew to {len(stored):,} bytes, over the {self.max_state_bytes:,} "
             "bytes the orchestrator stores per pipeline (max_state_bytes). Return smaller results "
             "and states from its tasks (a file path, a URL or an object-store key instead of the "
             "data), split it into child pipelines, or raise max_state_bytes."
         )
+        decisions: list[Event] = []
         if state.status.is_finished:  # it has ended: keep the ending, drop the rest
             state = state.without_progress()
             if len(codecs.dumps(STATE_CODEC, state)) > self.max_state_bytes:  # its result itself
                 state = state.evolve(outcome=Failure(input_rejected(state.pipeline_id, reason), None))
-        else:  # what was decided on a state that cannot be kept goes with it, but answers stay
-            answers = [d for d in decisions if isinstance(d, (PipelineActionApplied, SubmissionRejected))]
-            state, ending = react(state, InputRejected(state.pipeline_id, reason, drop_progress=True), now)
+        else:
+            state, decisions = react(state, InputRejected(state.pipeline_id, reason, drop_progress=True), now)
             assert state is not None
-            decisions = answers + ending
         return Step(state, decisions, codecs.dumps(STATE_CODEC, state))
 
 

@@ -66,7 +66,7 @@ def rebuild(records: Iterable[LogRecord], settings: Settings, now: float | None 
             rebuilt.partitions[pipeline_id] = record.partition
             last_seen[pipeline_id] = at
     for pipeline_id, state in rebuilt.states.items():  # stored once, at the end (streams/intake.py)
-        rebuilt.states[pipeline_id] = intake.seal(state, [], last_seen[pipeline_id]).state
+        rebuilt.states[pipeline_id] = intake.seal(state, last_seen[pipeline_id]).state
     if now is not None:
         cutoff = now - settings.finished_retention_s
         for pipeline_id in [k for k, s in rebuilt.states.items() if s.finished_at is not None and s.finished_at <= cutoff]:

@@ -41,7 +41,8 @@ def test_bytes_that_are_not_an_event_under_no_usable_key_fail_nothing():
 def take(intake: Intake, state, event) -> Step:
     """One event's step, then the store, as the orchestrator does for a batch of one."""
     state, decisions = intake.step(state, event, 0.0)
-    return intake.seal(state, decisions, 0.0)
+    sealed = intake.seal(state, 0.0)
+    return Step(sealed.state, decisions + sealed.decisions, sealed.stored)
 
 
 def test_a_state_within_the_limit_is_stored_as_the_table_stores_it():
@@ -88,9 +89,9 @@ def test_the_size_is_checked_when_a_batch_is_stored_not_after_every_event():
     assert len(codecs.dumps(STATE_CODEC, state)) > 9_000  # the big result, and the request carrying it
     [follow_up] = [d for d in decisions if isinstance(d, TaskRequested)]
     state, more = intake.step(state, TaskSucceeded("p1", 1, follow_up.uid, 0, 8_000), 0.0)
-    step = intake.seal(state, decisions + more, 0.0)
+    step = intake.seal(state, 0.0)
     assert step.state.status is S.COMPLETED
-    [finished] = [d for d in step.decisions if isinstance(d, PipelineFinished)]
+    [finished] = [d for d in decisions + more if isinstance(d, PipelineFinished)]
     assert finished.result == 8_000
 
 
@@ -99,7 +100,7 @@ def test_replay_fails_a_pipeline_for_a_bad_record_as_the_orchestrator_did():
     submission = PipelineSubmitted("p1", "s1", add.send(1, 2).to_spec())
     log = [record(codec.encode(submission), offset=0), record(b"garbage", offset=1)]
     live, _ = intake.step(None, submission, 1.0)
-    live = intake.seal(*intake.step(live, intake.decode(log[1]).verdict, 1.0), 1.0).state
+    live = intake.seal(intake.step(live, intake.decode(log[1]).verdict, 1.0)[0], 1.0).state
     rebuilt = rebuild(log, Settings(app_id="app", max_state_bytes=10**6))
     assert rebuilt.states == {"p1": live} and live.status is S.FAILED
     assert (rebuilt.events, rebuilt.skipped) == (1, 1)
