@@ -168,7 +168,11 @@ class Worker:
                        failures: list[Any]) -> None:
         """Run one request and produce what becomes of it; the request counts as done once the
         broker has every record of that."""
-        handled = await self._handle(message)
+        try:
+            handled = await self._handle(message)
+        except Exception as error:  # a bug of ours, not the task's (execute() catches those)
+            failures.append(error)  # stop: the request runs again after a restart
+            raise
         tp, offset = (message.topic(), message.partition()), message.offset()
         records = self._records(handled)
         remaining = [len(records)]
