@@ -27,6 +27,14 @@ class Deployment:
     workdir: Path
 
 
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's memory from /proc/<pid>/status: `VmRSS` now, `VmHWM` its peak."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def start_broker(kind: str) -> Any:
     if kind == "tansu":
         from streams.brokers.tansu import TansuBroker

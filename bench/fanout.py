@@ -16,17 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_app import average, inc  # noqa: E402
-from bench.deployment import deployed  # noqa: E402
+from bench.deployment import deployed, memory_mb  # noqa: E402
 from streams import in_parallel  # noqa: E402
 from streams.replay import read_topic  # noqa: E402
 from streams.topics import Topics  # noqa: E402
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> None:
@@ -46,7 +39,7 @@ def main() -> None:
             result = handle.result(600)
             wall = time.perf_counter() - start
             assert result == (args.width + 1) / 2, result
-            rss = peak_rss_mb(deployment.orchestrator.pid)
+            rss = memory_mb(deployment.orchestrator.pid, "VmHWM")
             changelog = Topics(deployment.settings.app_id).orchestrator_changelog
             written = sum(len(r.key or b"") + len(r.value or b"") for r in read_topic(deployment.settings, changelog))
         print(f"{stages or '-':>10} {wall:8.2f} {submitted:15.2f} {rss:18.0f} {written / 1e6:13.1f}", flush=True)

@@ -17,14 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_app import inc  # noqa: E402
-from bench.deployment import deployed  # noqa: E402
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from bench.deployment import deployed, memory_mb  # noqa: E402
 
 
 def main() -> None:
@@ -45,7 +38,7 @@ def main() -> None:
             handles = [deployment.client.submit(inc.send(i)) for i in range(args.wave)]
             assert [h.result(600) for h in handles] == [i + 1 for i in range(args.wave)]
             done += args.wave
-            rss = rss_mb(pid)
+            rss = memory_mb(pid)
             first = first or rss
             print(f"{done:>10,} {rss:13.0f} {args.wave / (time.perf_counter() - start):12.0f}", flush=True)
         print(f"RSS after the last wave / after the first: {rss / first:.2f}x (target within 1.2x)")
