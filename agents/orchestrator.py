@@ -230,7 +230,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         keys = [k for k in unstored if not finished_only or live[k].status.is_finished]
         if not keys:
             return
-        processed = guard.committable()  # (moves offsets only when every change is stored)
+        # What was processed up to now: durable once every change is stored (not after a partial store).
+        processed = {} if finished_only else guard.committable()
         assignment = app.consumer.assignment()
         # Encoded once, here; a state too large to store fails its pipeline (streams/intake.py),
         # whose ending is sent before that state is stored, as in step 4.
