@@ -59,6 +59,14 @@ class OffsetGuard:
             return self._advance(cursor, offset, now)
         return Verdict.WAIT
 
+    def skip(self, tp: Hashable, start: int, end: int) -> None:
+        """Offsets [start, end) hold no records (transaction markers): expect `end` next, if the
+        cursor still expects `start`."""
+        cursor = self._cursors.get(tp)
+        if cursor is not None and cursor.expected == start:
+            cursor.expected = end
+            cursor.gap_at = None
+
     def expected(self, tp: Hashable) -> int:
         return self._cursors[tp].expected
 

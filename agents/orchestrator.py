@@ -20,7 +20,9 @@ from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
 from faust.types import TP
 
+from agents.log_probe import LogProbe
 from agents.offsets import OffsetGuard, Verdict
+from agents.output import make_output
 from agents.recovery import reread_stalled_recovery
 from events.codec import Codec
 from events.decide import next_wakeup
@@ -42,6 +44,9 @@ COMMIT_INTERVAL_S = 0.25  # how often processed offsets are committed
 EXPIRE_CHECK_S = 1.0  # how often finished pipelines are checked against the retention
 STALL_CHECK_S = 1.0  # how often partitions are checked for records that never arrive
 STALL_AFTER_S = 3.0  # ... and how long none may arrive while some wait
+# Under exactly-once a partition usually ends in a transaction marker, which looks like a stall:
+# probe the log sooner than a real stall is re-read.
+MARKERS_AFTER_S = 0.5
 
 
 @contextlib.contextmanager
@@ -84,7 +89,13 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     # highwater. `_new_changelog_topic` is faust's own recipe (private, so only used here).
     pipelines.changelog_topic = pipelines._new_changelog_topic()
     changelog = pipelines.changelog_topic.get_topic_name()
-    publisher = Publisher(app, topics, codec, settings.max_message_bytes)
+    # Decisions, dead letters and changelog records: straight out, or in one Kafka transaction
+    # per input partition, committed with the states (settings.exactly_once).
+    output = make_output(app, settings, f"{topics.orchestrator_group}-{topics.pipeline_events}")
+    publisher = Publisher(output, topics, codec, settings.max_message_bytes)
+    # Transactions leave markers, offsets never delivered, which the stall watches must tell
+    # from lost records (agents/log_probe.py). Without transactions there are none.
+    probe = LogProbe(settings.bootstrap_servers, settings.max_record_bytes) if settings.exactly_once else None
     intake = Intake(topics.dead_letters, settings.max_state_bytes)
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due
     # The due times live in the pipelines' states; this index of them is rebuilt from the table
@@ -122,6 +133,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 await commit_processed()
             except Exception as error:  # the group may already have moved on: the next owner re-reads
                 log.warning("storing and committing before the rebalance failed: %r", error)
+            await output.close()  # the next owner of each partition starts its own
         forget()
         wakeups.clear()
         wakeups_loaded[0] = False
@@ -130,6 +142,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     async def forget_on_assign(sender: Any, assigned: Any, **_: Any) -> None:
         forget()
         wakeups_loaded[0] = False
+        await output.assign(tp.partition for tp in assigned if tp.topic == events.get_topic_name())
 
     async def start_cursor(tp: Any) -> None:
         # faust read the group's committed offsets when the assignment's recovery completed.
@@ -149,7 +162,19 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             # with its decisions sent, its states stored and its offsets committed. Otherwise the
             # new owner folds the batch again and sends its decisions (replies too) a second time.
             async with batch_lock:
-                await process(batch)
+                try:
+                    await process(batch)
+                except Exception as error:
+                    await start_over(error)
+
+    async def start_over(error: Exception) -> None:
+        """A send or commit failed (a fenced transaction: the partition has a new owner; a broker
+        that gave up): nothing since the last store counts. Fold again from the stored states and
+        the committed offsets, as a new owner would; the fold drops what it has seen."""
+        log.error("writing a batch's outcome failed; folding again from the stored states: %r", error)
+        await output.close()
+        forget()
+        wakeups_loaded[0] = False
 
     async def process(batch: list[Any]) -> None:
         # Step 1: admit records in offset order, per partition; ask for a re-read on a gap.
@@ -199,7 +224,11 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         # in `live` to be stored (step 5), so they are always stored after their decisions were
         # sent: a state stored first would leave its pipeline waiting for tasks nobody was asked
         # to run if the replica died in between.
-        sent += [await publisher.publish(command) for _, _, decisions in touched.values() for command in decisions]
+        sent += [
+            await publisher.publish(command, record.message.partition)
+            for _, record, decisions in touched.values()
+            for command in decisions
+        ]
         await asyncio.gather(*sent)
         for key, (state, record, _) in touched.items():
             if state is None:
@@ -211,7 +240,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 wakeups.pop(state.pipeline_id, None)
             else:
                 wakeups[state.pipeline_id] = wake
-        if time.monotonic() - last_store[0] >= store_interval[0]:
+        # Sent records in an open transaction wait for the states they follow: store them now.
+        if output.pending() or time.monotonic() - last_store[0] >= store_interval[0]:
             await store()
         elif any(live[key].status.is_finished for key in unstored):
             await store(finished_only=True)
@@ -228,7 +258,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         if not finished_only:
             last_store[0] = started
         keys = [k for k in unstored if not finished_only or live[k].status.is_finished]
-        if not keys:
+        if not keys and not output.pending():
             return
         # What was processed up to now: durable once every change is stored (not after a partial store).
         processed = {} if finished_only else guard.committable()
@@ -240,16 +270,26 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             for key, record in ((k, unstored[k]) for k in keys)
             if record.message.tp in assignment  # else revoked meanwhile: the new owner folds again
         }
-        await asyncio.gather(*[await publisher.publish(c) for step, _ in sealed.values() for c in step.decisions])
-        stored = []
+        await asyncio.gather(*[
+            await publisher.publish(c, record.message.partition) for step, record in sealed.values() for c in step.decisions
+        ])
+        # The bytes the seal encoded go to the changelog and to RocksDB as they are: the store's
+        # own `__setitem__` and `send_changelog` would pickle the state twice more.
+        sending = {
+            key: await output.send(record.message.partition, changelog, key, step.stored, to_partition=record.message.partition)
+            for key, (step, record) in sealed.items()
+        }
+        acknowledged = await asyncio.gather(*sending.values())
+        changelog_offsets = {key: sent.offset for key, sent in zip(sending, acknowledged, strict=True)}
+        await output.commit()  # exactly once: the decisions and these states become visible together
+        # RocksDB only after the commit: a restart must not find a state whose transaction aborted.
+        latest: dict[int, int] = {}
         for key, (step, record) in sealed.items():
             assert step.state is not None
-            # The bytes the seal encoded go to RocksDB and to the changelog as they are: the
-            # store's own `__setitem__` and `send_changelog` would pickle the state twice more.
             with processing(record):  # the RocksDB store picks its partition's DB from the event
                 pipelines.data._set(key, step.stored)
             partition = record.message.partition
-            stored.append((partition, await app.producer.send(changelog, key, step.stored, partition, None, None)))
+            latest[partition] = max(latest.get(partition, -1), changelog_offsets[key])
             if step.state.status.is_finished:
                 live.pop(key, None)
                 expiring[key] = step.state.finished_at or time.time()
@@ -257,9 +297,6 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 live[key] = step.state
         # What faust's changelog callback does: the offset stored with each partition's RocksDB,
         # from which a restart reads the changelog to catch up.
-        latest: dict[int, int] = {}
-        for partition, sending in stored:
-            latest[partition] = max(latest.get(partition, -1), (await sending).offset)
         for partition, offset in latest.items():
             pipelines.data.set_persisted_offset(TP(changelog, partition), offset)
         # Only now: had anything above failed, these would be stored again next time, and the
@@ -274,7 +311,10 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     async def store_when_idle() -> None:
         if unstored and time.monotonic() - last_store[0] >= store_interval[0]:
             async with batch_lock:
-                await store()
+                try:
+                    await store()
+                except Exception as error:
+                    await start_over(error)
 
     async def expire_finished() -> None:
         """Remove pipelines finished longer than the retention ago from the table (a tombstone
@@ -314,8 +354,11 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         if not mine:
             return
         highwaters = await app.consumer.highwaters(*mine)
-        for tp, offset in guard.stalled(dict(highwaters), time.monotonic(), STALL_AFTER_S):
+        for tp, offset in guard.stalled(dict(highwaters), time.monotonic(), MARKERS_AFTER_S if probe else STALL_AFTER_S):
             tp = TP(tp.topic, tp.partition)  # highwaters may be keyed by aiokafka's kind (agents/recovery.py)
+            if probe is not None and not await probe.holds_records(tp, offset, highwaters[tp]):
+                guard.skip(tp, offset, highwaters[tp])  # transaction markers: nothing to read
+                continue
             log.warning("%s: records wait from offset %s but none arrive; reading again from there", tp, offset)
             await app.consumer.seek(tp, offset)
             app.consumer.resume_partitions({tp})
@@ -340,7 +383,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     app.task(every(STALL_CHECK_S, reread_stalled_partitions))
 
     async def reread_stalled_changelogs() -> None:
-        await reread_stalled_recovery(app, STALL_AFTER_S)
+        await reread_stalled_recovery(app, MARKERS_AFTER_S if probe else STALL_AFTER_S, probe)
 
     # faust starts app tasks once the first table recovery has completed, too late to watch that
     # recovery: this loop starts with the first partition assignment instead.

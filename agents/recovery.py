@@ -6,6 +6,10 @@ restored, recovery waits for offsets that will never come again, and the replica
 recovery: every pipeline of its partitions stalls (seen after a replica kill, issue #3; the
 upstream reports are faust-streaming #155 and #176). The cure is to read the partition again
 from the offset recovery needs next; records it already has are skipped by recovery itself.
+
+Under exactly-once the changelog ends in transaction markers, offsets that are never delivered:
+recovery counts them as owed. When a probe of the log (agents/log_probe.py) finds only markers
+left, recovery has everything, and this watch ends it as faust itself would.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ def stalled_changelogs(
     }
 
 
-async def reread_stalled_recovery(app: Any, stall_after_s: float) -> None:
+async def reread_stalled_recovery(app: Any, stall_after_s: float, probe: Any = None) -> None:
     recovery = app.tables.recovery
     # (app.rebalancing stays set until recovery ends, so it cannot gate this check)
     if not recovery.in_recovery or recovery.signal_recovery_start.is_set():
@@ -50,12 +54,30 @@ async def reread_stalled_recovery(app: Any, stall_after_s: float) -> None:
     stalled = stalled_changelogs(
         recovery.active_remaining(), recovery.active_offsets, received_at, started_at, now, stall_after_s
     )
-    for tp, offset in stalled.items():
+    for key, offset in stalled.items():
+        if probe is not None:
+            last = recovery.active_highwaters[key]  # the last offset (faust keeps highwater - 1)
+            if not await probe.holds_records(key, offset, last + 1):
+                if not recovery.in_recovery or recovery.signal_recovery_start.is_set():
+                    return  # ended or restarted while the probe read
+                log.info("%s: table recovery has every record (offsets %s-%s are transaction markers)", key, offset, last)
+                recovery.active_offsets[key] = last
+                continue
         # Recovery's maps may be keyed by aiokafka's TopicPartition, which equals and hashes like
         # faust's TP, but faust's set of active partitions asserts that it holds TPs only: one
         # of aiokafka's crashes the consumer the next time it fetches.
-        tp = TP(tp.topic, tp.partition)
+        tp = TP(key.topic, key.partition)
         log.warning("%s: table recovery needs offset %s but nothing arrives; reading again from there", tp, offset)
         await app.consumer.seek(tp, offset)
         app.consumer.resume_partitions({tp})
         received_at[tp] = now  # the re-read gets its own stall_after_s
+    if probe is not None and stalled and recovery.in_recovery and not recovery.need_recovery():
+        end_recovery(recovery)
+
+
+def end_recovery(recovery: Any) -> None:
+    """What faust's recovery does when its last owed record arrives (faust/tables/recovery.py,
+    `_maybe_signal_recovery_end`): otherwise it would notice only after 5 s without records."""
+    recovery.flush_buffers()
+    recovery._set_recovery_ended()
+    recovery.signal_recovery_end.set()

@@ -1,16 +1,18 @@
 """Chaos: pipelines run while orchestrator replicas and workers are SIGKILLed and restarted.
 
     .venv/bin/python bench/chaos.py [--pipelines 1000] [--steps 3] [--kill-every 4] [--chaos-for 300]
-                                    [--settle 180] [--broker kafka|tansu]
+                                    [--settle 180] [--broker kafka|tansu] [--exactly-once]
 
 Two orchestrator replicas and two workers run on a real broker. While N chains run, one process
 chosen at random is SIGKILLed every few seconds and started again at once (an orchestrator with
 its own state directory, or with a fresh one every other time), for at most `--chaos-for`
-seconds; the rest then get `--settle` seconds without kills. Then it prints: submitted, completed,
-lost (not finished `--settle` s after the last kill), wrong, duplicated (pipelines with more than
-one PipelineFinished on the replies topic), kills survived, wall time. Lost and wrong should be 0;
-duplicated replies are the at-least-once window (a replica killed between sending a reply and
-storing its state) that clients absorb by pipeline id. Figures only.
+seconds; the rest then get `--settle` seconds without kills. Once the orchestrators have
+processed every event, it prints: submitted, completed, lost (not finished `--settle` s after the
+last kill), wrong, duplicated (pipelines with more than one PipelineFinished on the replies topic,
+read committed), kills survived, wall time. Lost and wrong should be 0 always; duplicated should
+be 0 with `--exactly-once` (Kafka only). Without it, duplicated replies are the at-least-once
+window (a replica killed between sending a reply and storing its state) that clients absorb by
+pipeline id. Figures only.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_app import inc, tasks  # noqa: E402
 from streams.client import KafkaTasksClient  # noqa: E402
 from streams.errors import TaskError  # noqa: E402
-from streams.replay import finished_per_pipeline  # noqa: E402
+from streams.replay import finished_per_pipeline, wait_until_processed  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.topics import Topics  # noqa: E402
 
@@ -43,8 +45,9 @@ APP_ID = tasks.app_id  # a fresh broker per run: the bench app's own topics
 class Deployment:
     """Two orchestrator replicas and two workers, each restartable under its name."""
 
-    def __init__(self, broker: Any, kind: str, workdir: Path) -> None:
+    def __init__(self, broker: Any, kind: str, workdir: Path, exactly_once: bool) -> None:
         self.common = ["--app-id", APP_ID, "--bootstrap-servers", broker.bootstrap_servers, "--broker", kind]
+        self.orchestrator_flags = ["--exactly-once"] if exactly_once else []
         self.workdir = workdir
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts = collections.Counter[str]()
@@ -54,7 +57,7 @@ class Deployment:
             state = self.workdir / name
             if self.restarts[name] % 2:  # every other restart: the local table is lost too
                 shutil.rmtree(state, ignore_errors=True)
-            args = ["orchestrator", *self.common, "--state-dir", str(state)]
+            args = ["orchestrator", *self.common, "--state-dir", str(state), *self.orchestrator_flags]
         else:
             args = ["worker", "-A", "bench.bench_app", *self.common]
         log = open(self.workdir / f"{name}.log", "ab")
@@ -102,6 +105,7 @@ def main() -> None:
     parser.add_argument("--chaos-for", type=float, default=300, help="seconds of kills at most")
     parser.add_argument("--settle", type=float, default=180, help="seconds without kills for the rest to finish")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--exactly-once", action="store_true", help="orchestrators in Kafka transactions (Kafka only)")
     args = parser.parse_args()
     if args.broker == "tansu":
         from streams.brokers.tansu import TansuBroker
@@ -112,7 +116,7 @@ def main() -> None:
 
         broker = start_kafka(nodes=1)
     workdir = Path(tempfile.mkdtemp(prefix="kafka-tasks-chaos-"))
-    deployment = Deployment(broker, args.broker, workdir)
+    deployment = Deployment(broker, args.broker, workdir, args.exactly_once)
     names = ["orchestrator-a", "orchestrator-b", "worker-a", "worker-b"]
     for name in names:
         deployment.start(name)
@@ -133,7 +137,8 @@ def main() -> None:
     try:
         with KafkaTasksClient(settings) as client:
             client.submit(inc.send(0)).result(180)  # everything joined
-            print(f"broker: {args.broker}; 2 orchestrator replicas + 2 workers; logs in {workdir}", flush=True)
+            guarantee = "exactly once" if args.exactly_once else "at least once"
+            print(f"broker: {args.broker}; 2 orchestrator replicas ({guarantee}) + 2 workers; logs in {workdir}", flush=True)
             killer = threading.Thread(target=chaos, daemon=True)
             started = time.perf_counter()
             killer.start()
@@ -155,6 +160,7 @@ def main() -> None:
             tail = time.monotonic() - last_kill[0]  # how long the last pipelines took once kills stopped
             done.set()
             killer.join()
+        wait_until_processed(settings, args.settle)  # a second reply comes, if at all, from a re-fold
         replies = finished_per_pipeline(settings, Topics(APP_ID).replies)
         duplicated = sum(1 for h in handles if replies[h.pipeline_id] > 1)
         print(f"submitted:     {args.pipelines:,} pipelines of {args.steps} steps")

@@ -40,6 +40,7 @@ def settings_from(args: argparse.Namespace, app_id: str | None = None) -> Settin
         partitions=args.partitions,
         replication_factor=args.replication_factor,
         fetch_wait_ms=getattr(args, "fetch_wait_ms", None),
+        exactly_once=getattr(args, "exactly_once", None),
     )
 
 
@@ -249,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--partitions", type=int)
         sub.add_argument("--replication-factor", type=int)
         sub.add_argument("--fetch-wait-ms", type=int, help="200 for a durable local broker")
+        sub.add_argument("--exactly-once", action=argparse.BooleanOptionalAction, default=None,
+                         help="orchestrator writes in Kafka transactions (Apache Kafka only; default off)")
         return sub
 
     broker = commands.add_parser("broker", help="start the local dev broker (Tansu, in memory unless --durable)")

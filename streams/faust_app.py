@@ -1,6 +1,8 @@
 """Wiring of the orchestrator's faust app: broker, RocksDB store, timeouts, broker workarounds."""
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
 from streams.brokers import tansu_compat
@@ -10,6 +12,8 @@ from streams.topics import Topics
 
 def make_faust_app(settings: Settings) -> faust.App:
     _make_producers_idempotent()
+    if settings.exactly_once:
+        _read_committed()
     if settings.is_tansu:
         tansu_compat.apply(settings.fetch_wait_ms)  # only for the dev broker; never against Apache Kafka
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -42,3 +46,23 @@ def _make_producers_idempotent() -> None:
     from faust.transport.drivers import aiokafka as driver
 
     driver.Producer._settings_extra = lambda self: {"acks": "all", "enable_idempotence": True}  # type: ignore[method-assign]
+
+
+def _read_committed() -> None:
+    """Under exactly-once the orchestrator writes its own changelog and input topic in
+    transactions (agents/output.py): its consumer, which also restores the table, must skip
+    aborted records. faust reads committed only under its own exactly-once mode, which we do not
+    use (its transactions follow the output record's partition, not the input's)."""
+    from faust.transport.drivers import aiokafka as driver
+
+    create = driver.AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(create, "read_committed", False):
+        return
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._isolation_level = "read_committed"  # read by AIOKafkaConsumer.start()
+        return consumer
+
+    _create_worker_consumer.read_committed = True  # type: ignore[attr-defined]
+    driver.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]

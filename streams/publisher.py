@@ -34,31 +34,33 @@ def destination(event: Any, topics: Topics) -> tuple[str, bytes]:
 
 
 class Publisher:
-    """Sends decided events, and dead letters, through the faust app's producer."""
+    """Sends decided events, and dead letters, through the orchestrator's output
+    (agents/output.py: straight out, or in the transaction of the input partition they answer)."""
 
-    def __init__(self, app: Any, topics: Topics, codec: Codec, max_message_bytes: int) -> None:
-        self.app = app
+    def __init__(self, output: Any, topics: Topics, codec: Codec, max_message_bytes: int) -> None:
+        self.output = output
         self.topics = topics
         self.codec = codec
         self.max_message_bytes = max_message_bytes
 
-    async def publish(self, event: Any) -> Any:
-        """Send `event`; returns a future that resolves once the broker has it."""
+    async def publish(self, event: Any, partition: int) -> Any:
+        """Send `event`, decided on an event of input `partition`; returns a future that resolves
+        once the broker has it."""
         value = self.codec.encode(event)
         if len(value) > self.max_message_bytes:
             event = self._within_limit(event, len(value))
             value = self.codec.encode(event)
         name, key = destination(event, self.topics)
-        # Straight to faust's producer (aiokafka), not through a faust topic: a topic's send
-        # costs several times more, for features (serializers, callbacks) not used here.
-        return await self.app.producer.send(name, key, value, None, None, None)
+        # Straight to a producer (aiokafka), not through a faust topic: a topic's send costs
+        # several times more, for features (serializers, callbacks) not used here.
+        return await self.output.send(partition, name, key, value)
 
     async def dead_letter(self, record: Any, error: str) -> Any:
         """Keep an input record nobody can process on the dead-letters topic, unchanged."""
         message = record.message
         log.error("dead-lettering the record at %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
         headers = dead_letter_headers(message.topic, message.partition, message.offset, error, message.value)
-        return await self.app.producer.send(self.topics.dead_letters, message.key, message.value, None, None, headers)
+        return await self.output.send(message.partition, self.topics.dead_letters, message.key, message.value, headers)
 
     def _within_limit(self, event: Any, size: int) -> Any:
         """The event that stands in for one too large for Kafka: the pipeline learns why."""

@@ -17,12 +17,13 @@ import dataclasses
 import hashlib
 import pickle
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from events.codec import Codec
 from events.errors import DecodeError
@@ -82,7 +83,9 @@ def read_topic(
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[LogRecord]:
     """Every record of `topic` up to its end as of now (from `from_time_ms` when given)."""
-    consumer = Consumer(consumer_config(settings, f"{settings.app_id}-replay-{uuid.uuid4()}"))
+    # End of partition events: a partition may end in transaction markers (exactly-once), offsets
+    # that are never delivered, so "the record before the end offset" may never come.
+    consumer = Consumer(consumer_config(settings, f"{settings.app_id}-replay-{uuid.uuid4()}", **{"enable.partition.eof": True}))
     try:
         partitions = sorted(consumer.list_topics(topic, timeout=30).topics[topic].partitions)
         start: dict[int, int] = {}
@@ -99,7 +102,12 @@ def read_topic(
         done = 0
         while pending:
             message = consumer.poll(1.0)
-            if message is None or message.error() or message.partition() not in pending:
+            if message is None or message.partition() not in pending:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:  # read up to at least `end`
+                    pending.discard(int(message.partition() or 0))
                 continue
             partition, offset = int(message.partition() or 0), int(message.offset() or 0)
             done += 1
@@ -124,6 +132,26 @@ def finished_per_pipeline(settings: Settings, topic: str) -> collections.Counter
         if isinstance(event, PipelineFinished):
             counts[event.pipeline_id] += 1
     return counts
+
+
+def wait_until_processed(settings: Settings, timeout_s: float = 60.0) -> None:
+    """Wait until the orchestrators have committed every record now on the pipeline events topic
+    (for counting replies: a replica that takes over folds records again, and may reply again)."""
+    topics = Topics(settings.app_id)
+    consumer = Consumer(consumer_config(settings, topics.orchestrator_group))  # never subscribes: reads its offsets
+    try:
+        partitions = [TopicPartition(topics.pipeline_events, p) for p in range(settings.partitions)]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions]
+            committed = [tp.offset for tp in consumer.committed(partitions, timeout=10)]
+            if all(end == 0 or done >= end for done, end in zip(committed, ends, strict=True)):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the orchestrators stopped at offsets {committed} of {ends}")
+            time.sleep(0.2)
+    finally:
+        consumer.close()
 
 
 def live_states(settings: Settings) -> dict[str, Any]:

@@ -39,6 +39,13 @@ class Settings:
             (status and result queries answer from it, a re-submission re-runs it); then it is
             removed, so the table does not grow forever. Its reply and status events stay on
             their topics.
+        exactly_once: the orchestrator writes each batch's decisions and new states in Kafka
+            transactions (agents/output.py), so a replica killed mid-batch repeats no reply or
+            task request. Apache Kafka only (Tansu does not hide aborted records from readers).
+            Off (the default, like Kafka Streams' at_least_once): nothing is lost either, and
+            clients keep one reply per pipeline, but after a kill the replies topic may hold a
+            second reply and a worker may run a task twice. On costs latency: each hop through
+            the orchestrator waits for a transaction commit (tens of ms).
     """
 
     app_id: str
@@ -53,6 +60,14 @@ class Settings:
     max_state_bytes: int = 8_000_000
     finished_retention_s: float = 24 * 3600.0
     fetch_wait_ms: int | None = None
+    exactly_once: bool = False
+
+    def __post_init__(self) -> None:
+        if self.exactly_once and self.is_tansu:
+            raise ValueError(
+                "exactly_once needs Apache Kafka: Tansu shows aborted transactions to readers. "
+                "Leave it unset (at least once on Tansu) or run against Kafka."
+            )
 
     @property
     def max_record_bytes(self) -> int:
@@ -90,6 +105,7 @@ class Settings:
             ("max_state_bytes", int),
             ("finished_retention_s", float),
             ("fetch_wait_ms", int),
+            ("exactly_once", _boolean),
         ):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw:
@@ -103,3 +119,11 @@ class Settings:
         if settings.max_state_bytes < settings.max_message_bytes:
             raise ValueError("max_state_bytes must be at least max_message_bytes: a state holds its submission")
         return settings
+
+
+def _boolean(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")

@@ -60,3 +60,11 @@ def test_reset_forgets_every_partition() -> None:
     guard.reset()
     assert not guard.knows(TP)
     assert guard.committable() == {}
+
+
+def test_offsets_holding_only_transaction_markers_are_skipped_if_still_expected() -> None:
+    guard = guard_at(3)
+    guard.skip(TP, 3, 5)  # a probe found no record at 3 or 4
+    assert guard.expected(TP) == 5 and guard.committable() == {TP: 5}
+    guard.skip(TP, 3, 9)  # a stale answer: the cursor has moved on meanwhile
+    assert guard.expected(TP) == 5

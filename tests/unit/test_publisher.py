@@ -17,7 +17,7 @@ LIMIT = 1_000
 
 
 def publisher() -> Publisher:
-    return Publisher(app=None, topics=TOPICS, codec=Codec(), max_message_bytes=LIMIT)
+    return Publisher(output=None, topics=TOPICS, codec=Codec(), max_message_bytes=LIMIT)
 
 
 def test_an_oversized_request_comes_back_to_its_pipeline_as_that_task_failing() -> None:

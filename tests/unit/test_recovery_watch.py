@@ -52,3 +52,64 @@ def test_a_stalled_partition_is_resumed_as_faust_s_own_partition_type() -> None:
     asyncio.run(reread_stalled_recovery(app, stall_after_s=0.0))
     [[tp]] = resumed
     assert type(tp) is TP and tp == TP("changelog", 3)
+
+
+def fake_recovery_app(probe_answer: bool) -> tuple[object, object, list[object], list[str]]:
+    import asyncio
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    tp = TP("changelog", 2)
+    seeks: list[object] = []
+    calls: list[str] = []
+
+    async def seek(tp: object, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    recovery = SimpleNamespace(
+        in_recovery=True,
+        signal_recovery_start=asyncio.Event(),
+        signal_recovery_end=asyncio.Event(),
+        _recovery_started_at=0.0,
+        _active_events_received_at={},
+        active_offsets={tp: 4},
+        active_highwaters={tp: 5},
+        flush_buffers=lambda: calls.append("flush"),
+        _set_recovery_ended=lambda: calls.append("ended"),
+    )
+    recovery.active_remaining = lambda: {k: recovery.active_highwaters[k] - v for k, v in recovery.active_offsets.items()}
+    recovery.need_recovery = lambda: any(n > 0 for n in recovery.active_remaining().values())
+
+    class Probe:
+        async def holds_records(self, tp: object, start: int, end: int) -> bool:
+            calls.append(f"probe {start}-{end}")
+            return probe_answer
+
+    app = SimpleNamespace(
+        tables=SimpleNamespace(recovery=recovery),
+        consumer=SimpleNamespace(seek=seek, resume_partitions=lambda tps: None),
+    )
+    return app, Probe(), seeks, calls
+
+
+def test_a_changelog_ending_in_transaction_markers_ends_recovery_without_reading_again() -> None:
+    import asyncio
+
+    from agents.recovery import reread_stalled_recovery
+
+    app, probe, seeks, calls = fake_recovery_app(probe_answer=False)
+    asyncio.run(reread_stalled_recovery(app, stall_after_s=0.0, probe=probe))
+    recovery = app.tables.recovery  # type: ignore[attr-defined]
+    assert calls == ["probe 5-6", "flush", "ended"] and recovery.signal_recovery_end.is_set()
+    assert seeks == [] and not recovery.need_recovery()
+
+
+def test_a_changelog_still_holding_records_is_read_again_under_exactly_once_too() -> None:
+    import asyncio
+
+    from agents.recovery import reread_stalled_recovery
+
+    app, probe, seeks, calls = fake_recovery_app(probe_answer=True)
+    asyncio.run(reread_stalled_recovery(app, stall_after_s=0.0, probe=probe))
+    assert calls == ["probe 5-6"] and [offset for _, offset in seeks] == [5]  # type: ignore[misc]

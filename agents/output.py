@@ -1,0 +1,133 @@
+"""Where the orchestrator's writes go: straight out (at least once) or in Kafka transactions.
+
+Everything the orchestrator writes on behalf of the events of input partition P (decisions,
+dead letters, the changelog records of P's pipelines) is sent through `send(P, ...)`, and
+`commit()` is called once those pipelines' new states are among the sent records.
+
+- `DirectOutput` (at least once; the Tansu dev broker, which shows aborted records to every
+  reader): faust's idempotent producer; `commit` has nothing to do. A replica killed after
+  sending a batch's decisions but before storing its states makes the next owner send them
+  again: a client sees a reply once (it keeps the first per pipeline), the replies topic twice.
+- `TransactionalOutput` (exactly once, Apache Kafka): one transactional producer per input
+  partition, its transactional id naming the partition. Decisions and states become visible to
+  readers (read_committed: our workers, clients, replay and table recovery) together, when
+  committed. A replica killed in between leaves an open transaction, which the partition's next
+  owner aborts by starting its producer under the same id (that also fences the dead replica's
+  producer, should it only have been paused): what it sent never counts, and the next owner,
+  which folds those events again, sends it once.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from streams.settings import Settings
+
+log = logging.getLogger("kafka_tasks.orchestrator")
+
+Headers = list[tuple[str, bytes]] | None
+
+
+class DirectOutput:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def send(self, partition: int, topic: str, key: bytes | None, value: bytes | None,
+                   headers: Headers = None, to_partition: int | None = None) -> Any:
+        """Send a record for the events of input `partition`; returns a future that resolves when
+        the broker has it."""
+        return await self.app.producer.send(topic, key, value, to_partition, None, headers)
+
+    def pending(self) -> bool:
+        """Whether records were sent that readers do not see yet."""
+        return False
+
+    async def commit(self) -> None:
+        pass
+
+    async def assign(self, partitions: Iterable[int]) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+class TransactionalOutput:
+    def __init__(self, settings: Settings, transactional_prefix: str) -> None:
+        self.settings = settings
+        self.prefix = transactional_prefix
+        # partition -> its producer, started (or starting: two producers under one id would fence
+        # each other, so a send waits for the start in progress instead of starting another)
+        self._producers: dict[int, asyncio.Task[AIOKafkaProducer]] = {}
+        self._open: set[int] = set()  # partitions whose transaction holds uncommitted records
+
+    async def assign(self, partitions: Iterable[int]) -> None:
+        """Start the producers of newly owned partitions now, not at their first send: starting
+        aborts a dead owner's open transaction, which until then hides the rest of the changelog
+        from the table recovery that precedes any send."""
+        for partition in partitions:
+            self._starting(partition)
+
+    async def send(self, partition: int, topic: str, key: bytes | None, value: bytes | None,
+                   headers: Headers = None, to_partition: int | None = None) -> Any:
+        producer = await self._starting(partition)
+        if partition not in self._open:
+            await producer.begin_transaction()
+            self._open.add(partition)
+        return await producer.send(topic, value, key=key, partition=to_partition, headers=headers)
+
+    def pending(self) -> bool:
+        return bool(self._open)
+
+    async def commit(self) -> None:
+        """Commit every open transaction; on failure (fenced: the partition has a new owner, or the
+        broker gave up on it) the producers are dropped and the error raised: the caller forgets
+        its unstored states, and whoever owns the partitions now folds those events again."""
+        opened, self._open = self._open, set()
+        try:
+            await asyncio.gather(*[(await self._starting(p)).commit_transaction() for p in opened])
+        except Exception:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop every producer (partitions move, or a commit failed); an open transaction is
+        aborted by the broker or by the partition's next owner."""
+        starting, self._producers, self._open = self._producers, {}, set()
+        for task in starting.values():
+            try:
+                await (await task).stop()
+            except Exception as error:  # fenced or never started: nothing of ours left to stop
+                log.debug("stopping a transactional producer: %r", error)
+
+    def _starting(self, partition: int) -> asyncio.Task[AIOKafkaProducer]:
+        task = self._producers.get(partition)
+        if task is None or (task.done() and task.exception() is not None):
+            task = self._producers[partition] = asyncio.ensure_future(self._start(partition))
+        return task
+
+    async def _start(self, partition: int) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            client_id=f"{self.prefix}-{partition}",
+            transactional_id=f"{self.prefix}-{partition}",
+            enable_idempotence=True,
+            acks="all",
+            max_request_size=self.settings.max_record_bytes,
+            # A dead replica's transaction blocks readers of its partitions until the next owner
+            # aborts it, or until this timeout if no replica takes them.
+            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+        )
+        await producer.start()  # InitProducerId: aborts and fences the previous owner's transaction
+        return producer
+
+
+TRANSACTION_TIMEOUT_MS = 30_000
+
+
+def make_output(app: Any, settings: Settings, transactional_prefix: str) -> DirectOutput | TransactionalOutput:
+    return TransactionalOutput(settings, transactional_prefix) if settings.exactly_once else DirectOutput(app)

@@ -1,0 +1,19 @@
+"""Settings: what the environment and the CLI can set, and the combinations refused up front."""
+from __future__ import annotations
+
+import pytest
+
+from streams.settings import Settings
+
+
+def test_exactly_once_comes_from_the_environment_as_a_boolean() -> None:
+    assert Settings.from_env({"KAFKA_TASKS_APP_ID": "a", "KAFKA_TASKS_EXACTLY_ONCE": "true"}).exactly_once
+    assert not Settings.from_env({"KAFKA_TASKS_APP_ID": "a", "KAFKA_TASKS_EXACTLY_ONCE": "off"}).exactly_once
+    assert not Settings.from_env({"KAFKA_TASKS_APP_ID": "a"}).exactly_once  # at least once by default
+    with pytest.raises(ValueError, match="expected true or false"):
+        Settings.from_env({"KAFKA_TASKS_APP_ID": "a", "KAFKA_TASKS_EXACTLY_ONCE": "maybe"})
+
+
+def test_exactly_once_on_the_dev_broker_is_refused_with_what_to_do() -> None:
+    with pytest.raises(ValueError, match="exactly_once needs Apache Kafka.*Leave it unset"):
+        Settings(app_id="a", broker="tansu", exactly_once=True)
