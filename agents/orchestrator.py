@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import warnings
@@ -94,8 +95,11 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     output = make_output(app, settings, f"{topics.orchestrator_group}-{topics.pipeline_events}")
     publisher = Publisher(output, topics, codec, settings.max_message_bytes)
     # Transactions leave markers, offsets never delivered, which the stall watches must tell
-    # from lost records (agents/log_probe.py). Without transactions there are none.
-    probe = LogProbe(settings.bootstrap_servers, settings.max_record_bytes) if settings.exactly_once else None
+    # from lost records (agents/log_probe.py); also after a switch back to at least once, so on
+    # Kafka always. Nobody writes transactions to Tansu (settings refuse it).
+    probe = None if settings.is_tansu else LogProbe(settings.bootstrap_servers, settings.max_record_bytes)
+    # ... and markers are the rule under exactly-once: look sooner than for a real stall.
+    stall_after_s = MARKERS_AFTER_S if settings.exactly_once else STALL_AFTER_S
     intake = Intake(topics.dead_letters, settings.max_state_bytes)
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due
     # The due times live in the pipelines' states; this index of them is rebuilt from the table
@@ -108,7 +112,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     # Pipelines whose state in `live` is newer than the stored one -> the latest record that
     # changed them (its partition is the state's).
     unstored: dict[bytes, Any] = {}
-    # Finished pipelines in the table -> when they finished: removed after the retention.
+    # Finished pipelines in the table -> when they finished, in that order (near enough: event
+    # times), so the retention check reads only the due ones at its front.
     expiring: dict[bytes, float] = {}
     last_store = [time.monotonic()]
     store_interval = [STORE_INTERVAL_S]
@@ -243,8 +248,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         # Sent records in an open transaction wait for the states they follow: store them now.
         if output.pending() or time.monotonic() - last_store[0] >= store_interval[0]:
             await store()
-        elif any(live[key].status.is_finished for key in unstored):
-            await store(finished_only=True)
+        elif any(state is not None and state.status.is_finished for state, _, _ in touched.values()):
+            await store(finished_only=True)  # (every store empties `unstored` of finished ones)
 
     async def store(finished_only: bool = False) -> None:
         """Step 5: store each pipeline changed since the last store, once, and wait for the
@@ -292,6 +297,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             latest[partition] = max(latest.get(partition, -1), changelog_offsets[key])
             if step.state.status.is_finished:
                 live.pop(key, None)
+                expiring.pop(key, None)  # finished again (a re-run): to the back of the line
                 expiring[key] = step.state.finished_at or time.time()
             else:
                 live[key] = step.state
@@ -320,7 +326,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         """Remove pipelines finished longer than the retention ago from the table (a tombstone
         on the changelog), so it does not grow forever."""
         cutoff = time.time() - settings.finished_retention_s
-        due = [key for key, at in expiring.items() if at <= cutoff]
+        due = list(itertools.takewhile(lambda key: expiring[key] <= cutoff, expiring))
         if not due:
             return
         async with batch_lock:
@@ -354,7 +360,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         if not mine:
             return
         highwaters = await app.consumer.highwaters(*mine)
-        for tp, offset in guard.stalled(dict(highwaters), time.monotonic(), MARKERS_AFTER_S if probe else STALL_AFTER_S):
+        for tp, offset in guard.stalled(dict(highwaters), time.monotonic(), stall_after_s):
             tp = TP(tp.topic, tp.partition)  # highwaters may be keyed by aiokafka's kind (agents/recovery.py)
             if probe is not None and not await probe.holds_records(tp, offset, highwaters[tp]):
                 guard.skip(tp, offset, highwaters[tp])  # transaction markers: nothing to read
@@ -383,7 +389,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     app.task(every(STALL_CHECK_S, reread_stalled_partitions))
 
     async def reread_stalled_changelogs() -> None:
-        await reread_stalled_recovery(app, MARKERS_AFTER_S if probe else STALL_AFTER_S, probe)
+        await reread_stalled_recovery(app, stall_after_s, probe)
 
     # faust starts app tasks once the first table recovery has completed, too late to watch that
     # recovery: this loop starts with the first partition assignment instead.
@@ -398,12 +404,15 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
     def load_wakeups() -> None:
         # One pass over the table's assigned partitions (each state unpickled once), after each
         # rebalance's recovery: cheap next to the recovery that precedes it.
+        finished = dict(expiring)
         for key, state in pipelines.items():
             wake = next_wakeup(state)
             if wake is not None:
                 wakeups.setdefault(key.decode(), wake)
             if state.status.is_finished:
-                expiring.setdefault(key, state.finished_at or time.time())
+                finished.setdefault(key, state.finished_at or time.time())
+        expiring.clear()
+        expiring.update(sorted(finished.items(), key=lambda item: item[1]))
         wakeups_loaded[0] = True
 
     @app.timer(interval=0.05)

@@ -12,7 +12,7 @@ from streams.topics import Topics
 
 def make_faust_app(settings: Settings) -> faust.App:
     _make_producers_idempotent()
-    if settings.exactly_once:
+    if not settings.is_tansu:
         _read_committed()
     if settings.is_tansu:
         tansu_compat.apply(settings.fetch_wait_ms)  # only for the dev broker; never against Apache Kafka
@@ -51,8 +51,10 @@ def _make_producers_idempotent() -> None:
 def _read_committed() -> None:
     """Under exactly-once the orchestrator writes its own changelog and input topic in
     transactions (agents/output.py): its consumer, which also restores the table, must skip
-    aborted records. faust reads committed only under its own exactly-once mode, which we do not
-    use (its transactions follow the output record's partition, not the input's)."""
+    aborted records, also after a deployment switches back to at least once (reading committed
+    costs nothing where nobody writes transactions). faust reads committed only under its own
+    exactly-once mode, which we do not use (its transactions follow the output record's
+    partition, not the input's)."""
     from faust.transport.drivers import aiokafka as driver
 
     create = driver.AIOKafkaConsumerThread._create_worker_consumer
