@@ -1,7 +1,8 @@
 """The orchestrator: a faust agent over the pipeline events topic, keyed by pipeline id.
 
 Per batch of events: admit in offset order (agents.offsets) -> decode -> fold + decide (the pure
-engine) -> publish the decisions, then store the new states, each acknowledged by the broker;
+engine) -> publish the decisions, then store the new states, each acknowledged by the broker
+(under exactly-once, committed together in one transaction per input partition: agents/output.py);
 then the offsets count as processed and are committed. No workflow logic lives here.
 """
 from __future__ import annotations
