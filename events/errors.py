@@ -49,3 +49,12 @@ class PayloadTooLargeError(KafkaTasksError, ValueError):
             "(max_message_bytes). Pass a reference instead (a file path, a URL, an object-store key) "
             "and load the data inside the task."
         )
+
+
+class TaskTimeoutError(KafkaTasksError, TimeoutError):
+    """A task ran longer than its `timeout` and was stopped. Retry it with a `RetryPolicy` whose
+    `retry_for` names this class."""
+
+
+class CommandFailedError(KafkaTasksError, RuntimeError):
+    """A command task's process exited non-zero; the message carries the end of its stderr."""

@@ -10,10 +10,12 @@ from streams.context import TaskContext
 from streams.effects import with_pause_pipeline
 from streams.errors import (
     ActionRejectedError,
+    CommandFailedError,
     DecodeError,
     KafkaTasksError,
     PipelineDefinitionError,
     TaskError,
+    TaskTimeoutError,
     UnknownTaskError,
     UnsupportedValueError,
 )
@@ -22,6 +24,7 @@ from streams.retry import RetryPolicy
 __all__ = [
     "Action",
     "ActionRejectedError",
+    "CommandFailedError",
     "DecodeError",
     "KafkaTasks",
     "KafkaTasksError",
@@ -32,6 +35,7 @@ __all__ = [
     "TaskContext",
     "TaskError",
     "TaskException",
+    "TaskTimeoutError",
     "UnknownTaskError",
     "UnsupportedValueError",
     "in_parallel",

@@ -70,6 +70,41 @@ class KafkaTasks:
 
         return register(fn) if fn is not None else register
 
+    def command(
+        self,
+        name: str,
+        template: str,
+        *,
+        timeout: float | None = 3600.0,
+        retry_policy: RetryPolicy | None = None,
+        worker_name: str | None = None,
+        display_name: str | None = None,
+    ) -> BoundTask:
+        """Register a shell command as a task (see `streams.command`): its `{placeholders}` are
+        its parameters, stdout is its result, a non-zero exit fails it with stderr, and after
+        `timeout` seconds (None: never) it is killed and fails with `TaskTimeoutError`.
+
+        Args:
+            name: the task's name, as requests carry it (unique in this app).
+            template: the command line, e.g. ``"gzip -k {path}"``; values are shell-quoted.
+        """
+        from streams.command import command_function
+
+        if name in self._tasks:
+            raise ValueError(f"a task named {name!r} is already registered in app {self.app_id!r}: pick another name")
+        task = BoundTask(
+            command_function(name, template, timeout),
+            name,
+            with_state=False,
+            is_fruitful=True,
+            retry=retry_policy.to_spec() if retry_policy else None,
+            worker_name=worker_name or self.default_worker_name,
+            display_name=display_name,
+            with_context=False,
+        )
+        self._tasks[name] = task
+        return task
+
     def get_task(self, name: str) -> BoundTask:
         try:
             return self._tasks[name]

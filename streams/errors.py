@@ -5,9 +5,11 @@ from typing import Any
 
 from events.errors import (
     ActionRejectedError,
+    CommandFailedError,
     DecodeError,
     KafkaTasksError,
     PipelineDefinitionError,
+    TaskTimeoutError,
     UnknownTaskError,
     UnsupportedValueError,
 )
@@ -15,10 +17,12 @@ from events.task_exception import CANCELLED_ERROR_TYPE, TaskException
 
 __all__ = [
     "ActionRejectedError",
+    "CommandFailedError",
     "DecodeError",
     "KafkaTasksError",
     "PipelineDefinitionError",
     "TaskError",
+    "TaskTimeoutError",
     "UnknownTaskError",
     "UnsupportedValueError",
 ]

@@ -349,3 +349,11 @@ def mark(value: Any, key: str) -> Any:
     """Counts a call under `key` and passes the previous result on."""
     CALLS.increment(key)
     return value
+
+
+# -- command tasks (streams/command.py): shell commands as tasks ----------------------------------
+
+shout = tasks.command("shout", "printf '%s!' {word} | tr a-z A-Z")
+count_chars = tasks.command("count_chars", "printf %s {text} | wc -c | tr -d ' '")
+complain = tasks.command("complain", "echo 'disk full on {volume}' >&2; exit 3")
+nap = tasks.command("nap", "sleep {seconds}", timeout=0.5)
