@@ -39,6 +39,7 @@ class KafkaTasks:
         display_name: str | None = None,
         with_context: bool = False,
         module_name: str | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """Register a function as a task: `@tasks.bind()` (or `@tasks.bind`).
 
@@ -51,6 +52,10 @@ class KafkaTasks:
             display_name: a friendly name for events and dashboards.
             with_context: a `TaskContext` comes in as the first argument.
             module_name: publish the task as `module_name.function` instead of its real module.
+            timeout: seconds a run may take; then it fails with `TaskTimeoutError` (retryable
+                through a `RetryPolicy` that names it). An async function is cancelled; a plain
+                function runs in a thread that Python cannot stop: it is abandoned (runs on, its
+                result dropped), so prefer async functions or `tasks.command` for hard limits.
         """
 
         def register(func: Callable[..., Any]) -> BoundTask:
@@ -64,6 +69,7 @@ class KafkaTasks:
                 worker_name=worker_name or self.default_worker_name,
                 display_name=display_name,
                 with_context=with_context,
+                timeout=timeout,
             )
             self._tasks[name] = task
             return task

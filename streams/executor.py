@@ -5,11 +5,12 @@ event with a message that says what to do; nothing here raises into the caller.
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from events.errors import PipelineDefinitionError
+from events.errors import PipelineDefinitionError, TaskTimeoutError
 from events.messages import TaskFailed, TaskRequested, TaskSucceeded
 from events.spec import validate
 from events.task_exception import TaskException
@@ -28,10 +29,7 @@ async def execute(tasks: KafkaTasks, request: TaskRequested) -> TaskSucceeded | 
     try:
         task = tasks.get_task(request.task_name)
         args, kwargs = bind_arguments(task, request)
-        returned = task.fn(*args, **kwargs)
-        if inspect.isawaitable(returned):
-            returned = await returned
-        returned = await _materialise(returned)
+        returned = await _run(task, args, kwargs)
         return _succeeded(task, request, returned)
     except Exception as ex:  # the task's failure is data for the pipeline, not our crash
         return failed(request, ex)
@@ -80,6 +78,35 @@ def bind_arguments(task: BoundTask, request: TaskRequested) -> tuple[list[Any], 
             )
         bound.extend(pending)
     return bound, kwargs
+
+
+async def _run(task: BoundTask, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    if task.timeout is None:
+        return await _called(task, args, kwargs)
+    is_async = inspect.iscoroutinefunction(task.fn) or inspect.isasyncgenfunction(task.fn)
+    try:
+        if is_async:
+            return await asyncio.wait_for(_called(task, args, kwargs), task.timeout)
+        # A plain function can only be timed in a thread, and a thread cannot be stopped.
+        return await asyncio.wait_for(asyncio.to_thread(_called_in_thread, task, args, kwargs), task.timeout)
+    except TimeoutError:
+        abandoned = "" if is_async else " (a plain function cannot be stopped: its thread runs on, its result is dropped)"
+        raise TaskTimeoutError(
+            f"task {task.name} ran longer than its timeout of {task.timeout:g} s{abandoned}. "
+            "Raise `timeout` in @tasks.bind, or retry with RetryPolicy(retry_for=[TaskTimeoutError])."
+        ) from None
+
+
+async def _called(task: BoundTask, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    returned = task.fn(*args, **kwargs)
+    if inspect.isawaitable(returned):
+        returned = await returned
+    return await _materialise(returned)
+
+
+def _called_in_thread(task: BoundTask, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    returned = task.fn(*args, **kwargs)
+    return list(returned) if inspect.isgenerator(returned) else returned
 
 
 async def _materialise(value: Any) -> Any:

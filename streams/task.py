@@ -52,6 +52,7 @@ class BoundTask:
         worker_name: str | None,
         display_name: str | None,
         with_context: bool,
+        timeout: float | None = None,
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -62,6 +63,7 @@ class BoundTask:
         self.worker_name = worker_name
         self.display_name = display_name
         self.with_context = with_context
+        self.timeout = timeout
         self.signature = Signature.of(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -12,6 +12,7 @@ from streams import (
     RetryPolicy,
     TaskContext,
     TaskException,
+    TaskTimeoutError,
     in_parallel,
     with_pause_pipeline,
 )
@@ -357,3 +358,28 @@ shout = tasks.command("shout", "printf '%s!' {word} | tr a-z A-Z")
 count_chars = tasks.command("count_chars", "printf %s {text} | wc -c | tr -d ' '")
 complain = tasks.command("complain", "echo 'disk full on {volume}' >&2; exit 3")
 nap = tasks.command("nap", "sleep {seconds}", timeout=0.5)
+
+
+# -- task timeouts (@tasks.bind(timeout=...)) ---------------------------------------------------
+
+
+@tasks.bind(timeout=0.3)
+async def slow_async(seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+@tasks.bind(timeout=0.3)
+def slow_sync(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "done"
+
+
+@tasks.bind(timeout=0.3, retry_policy=RetryPolicy(retry_for=[TaskTimeoutError], max_retries=2))
+async def slow_until_second_call(key: str) -> int:
+    calls = CALLS.increment(key)
+    if calls < 2:
+        await asyncio.sleep(5)
+    return calls

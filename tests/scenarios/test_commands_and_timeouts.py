@@ -1,4 +1,4 @@
-"""Command tasks: a shell command template as a task (streams/command.py)."""
+"""Command tasks (streams/command.py) and task timeouts: limits a CRON workflow tool has."""
 from __future__ import annotations
 
 import time
@@ -73,3 +73,27 @@ def test_placeholders_are_the_parameters_and_bad_templates_are_refused():
         tasks.command("bad", "echo {}")
     with pytest.raises(ValueError, match="already registered"):
         tasks.command("copy", "true")
+
+
+def test_an_async_task_past_its_timeout_is_cancelled_and_fails(driver):
+    from tests.scenarios.catalogue import slow_async
+
+    assert driver.run(slow_async.send(0)) == "done"
+    with pytest.raises(TaskError) as failure:
+        driver.run(slow_async.send(30))
+    assert failure.value.exception_type.endswith("TaskTimeoutError")
+    assert "timeout of 0.3 s" in failure.value.message
+
+
+def test_a_plain_function_past_its_timeout_fails_and_is_abandoned(driver):
+    from tests.scenarios.catalogue import slow_sync
+
+    with pytest.raises(TaskError) as failure:
+        driver.run(slow_sync.send(1.5))
+    assert "cannot be stopped" in failure.value.message
+
+
+def test_a_timed_out_task_is_retried_by_a_policy_that_names_task_timeout_error(driver, key):
+    from tests.scenarios.catalogue import slow_until_second_call
+
+    assert driver.run(slow_until_second_call.send(key)) == 2
