@@ -29,6 +29,7 @@ def test_public_api_is_pinned():
     assert sorted(streams.__all__) == [
         "Action",
         "ActionRejectedError",
+        "CommandFailedError",
         "DecodeError",
         "KafkaTasks",
         "KafkaTasksError",
@@ -39,6 +40,7 @@ def test_public_api_is_pinned():
         "TaskContext",
         "TaskError",
         "TaskException",
+        "TaskTimeoutError",
         "UnknownTaskError",
         "UnsupportedValueError",
         "in_parallel",
