@@ -59,22 +59,25 @@ class KafkaTasks:
         """
 
         def register(func: Callable[..., Any]) -> BoundTask:
-            name = f"{module_name or func.__module__}.{func.__qualname__}"
-            task = BoundTask(
-                func,
-                name,
-                with_state=with_state,
-                is_fruitful=is_fruitful,
-                retry=retry_policy.to_spec() if retry_policy else None,
-                worker_name=worker_name or self.default_worker_name,
-                display_name=display_name,
-                with_context=with_context,
-                timeout=timeout,
+            return self._add(
+                BoundTask(
+                    func,
+                    f"{module_name or func.__module__}.{func.__qualname__}",
+                    with_state=with_state,
+                    is_fruitful=is_fruitful,
+                    retry=retry_policy.to_spec() if retry_policy else None,
+                    worker_name=worker_name or self.default_worker_name,
+                    display_name=display_name,
+                    with_context=with_context,
+                    timeout=timeout,
+                )
             )
-            self._tasks[name] = task
-            return task
 
         return register(fn) if fn is not None else register
+
+    def _add(self, task: BoundTask) -> BoundTask:
+        self._tasks[task.name] = task
+        return task
 
     def command(
         self,
@@ -98,18 +101,11 @@ class KafkaTasks:
 
         if name in self._tasks:
             raise ValueError(f"a task named {name!r} is already registered in app {self.app_id!r}: pick another name")
-        task = BoundTask(
-            command_function(name, template, timeout),
-            name,
-            with_state=False,
-            is_fruitful=True,
-            retry=retry_policy.to_spec() if retry_policy else None,
-            worker_name=worker_name or self.default_worker_name,
-            display_name=display_name,
-            with_context=False,
+        retry = retry_policy.to_spec() if retry_policy else None
+        return self._add(
+            BoundTask(command_function(name, template, timeout), name, with_state=False, is_fruitful=True, retry=retry,
+                      worker_name=worker_name or self.default_worker_name, display_name=display_name, with_context=False)
         )
-        self._tasks[name] = task
-        return task
 
     def get_task(self, name: str) -> BoundTask:
         try:
