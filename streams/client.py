@@ -19,6 +19,7 @@ from streams.builder import PipelineBuilder
 from streams.errors import TaskError
 from streams.settings import Settings
 
+DELIVERY_TIMEOUT_MS = 30_000  # how long a submission may take to reach Kafka before its handle fails
 _LEADER_MOVING = {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART"}
 
 
@@ -61,7 +62,8 @@ class KafkaTasksClient:
         self.topics = ensure_app_topics(settings)
         self.reply_topic = reply_topic or self.topics.replies
         self.codec = Codec()
-        self._producer = Producer(producer_config(settings))
+        # A submission's delivery failure reaches its handle within DELIVERY_TIMEOUT_MS.
+        self._producer = Producer(producer_config(settings, **{"message.timeout.ms": DELIVERY_TIMEOUT_MS}))
         self._waiting: dict[str, concurrent.futures.Future[Any]] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -73,12 +75,24 @@ class KafkaTasksClient:
     # -- API -----------------------------------------------------------------------------------
 
     def submit(self, pipeline: PipelineBuilder) -> PipelineHandle:
-        """Send the pipeline; returns at once with a handle on its outcome."""
+        """Send the pipeline; returns at once with a handle on its outcome. Delivery to Kafka is
+        confirmed in the background, like any Kafka producer's: if it fails, the handle's result
+        raises `KafkaTasksError` saying why. `close()` (or leaving a `with` block) waits for
+        submissions still on their way."""
         pipeline.validate()
         submission_id = str(uuid.uuid4())
         future = self._expect(submission_id)
         event = m.PipelineSubmitted(pipeline.id, submission_id, pipeline.to_spec(), self.reply_topic)
-        self._send(event)
+
+        def delivered(error: Any, _: Any) -> None:
+            if error is not None:
+                self._fail(submission_id, self._undeliverable(event, error))
+
+        self._producer.produce(
+            self.topics.pipeline_events, key=event.pipeline_id.encode(), value=self.codec.encode(event),
+            on_delivery=delivered,
+        )
+        self._producer.poll(0)  # serve delivery reports now and then (the replies thread does too)
         return PipelineHandle(pipeline.id, future)
 
     async def submit_async(self, pipeline: PipelineBuilder, timeout: float | None = None) -> Any:
@@ -156,12 +170,20 @@ class KafkaTasksClient:
         )
         undelivered = self._producer.flush(timeout_s)
         if failures or undelivered:
-            reason = failures[0] if failures else f"no acknowledgement within {timeout_s} s"
-            raise KafkaTasksError(
-                f"could not deliver {type(event).__name__} for pipeline {event.pipeline_id} to Kafka "
-                f"({reason}); check the bootstrap servers ({self.settings.bootstrap_servers}) and "
-                "that the brokers are up, then submit again"
-            )
+            raise self._undeliverable(event, failures[0] if failures else f"no acknowledgement within {timeout_s} s")
+
+    def _undeliverable(self, event: Any, reason: Any) -> KafkaTasksError:
+        return KafkaTasksError(
+            f"could not deliver {type(event).__name__} for pipeline {event.pipeline_id} to Kafka "
+            f"({reason}); check the bootstrap servers ({self.settings.bootstrap_servers}) and "
+            "that the brokers are up, then submit again"
+        )
+
+    def _fail(self, correlation_id: str, error: Exception) -> None:
+        with self._lock:
+            future = self._waiting.pop(correlation_id, None)
+        if future is not None and not future.done():
+            future.set_exception(error)
 
     def _assign_at_end(self) -> None:
         # Explicit offsets, read now: a reply produced right after submit cannot be skipped.
@@ -212,6 +234,7 @@ class KafkaTasksClient:
 
     def _read_replies(self) -> None:
         while not self._closed.is_set():
+            self._producer.poll(0)  # delivery reports of submissions
             message = self._consumer.poll(0.05)
             if message is None or message.error():
                 continue
