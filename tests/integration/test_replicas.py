@@ -176,6 +176,34 @@ def test_a_replacement_whose_table_recovery_loses_records_reads_them_again(broke
         processes.stop_all()
 
 
+def test_a_replica_restarted_without_its_state_directory_restores_the_table_from_the_changelog(
+    broker: Any, tmp_path: Any
+) -> None:
+    import shutil
+
+    settings = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=broker.kind)
+    processes = Processes(tmp_path)
+    client = KafkaTasksClient(settings)
+    try:
+        spawn_replica(processes, broker, "replica-a")
+        processes.spawn("worker", "worker", "-A", "tests.integration.replica_app", *connection(broker))
+        assert client.submit(chain(0, 1)).result(120) == 1
+        handles = [client.submit(chain(i * 100, 10)) for i in range(20)]
+        time.sleep(0.5)  # in flight: half-way states in RocksDB and the changelog
+        assert not all(h.done() for h in handles), "the pipelines finished before the kill"
+        processes.kill("replica-a")
+        shutil.rmtree(processes.workdir / "replica-a")  # the local table is gone: only the changelog has it
+        spawn_replica(processes, broker, "replica-a")
+        try:
+            results = [h.result(120) for h in handles]
+        except TimeoutError:
+            raise AssertionError("pipelines lost with the state directory:\n" + processes.log("replica-a")) from None
+        assert results == [i * 100 + 10 for i in range(20)]
+    finally:
+        client.close()
+        processes.stop_all()
+
+
 def test_under_exactly_once_a_replica_dying_right_after_replying_leaves_one_reply(broker: Any, tmp_path: Any) -> None:
     # The at-least-once window, forced: the reply is acknowledged, the state saying so is not yet
     # stored when the replica dies. Without --exactly-once this test finds two replies.
