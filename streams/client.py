@@ -88,10 +88,15 @@ class KafkaTasksClient:
             if error is not None:
                 self._fail(submission_id, self._undeliverable(event, error))
 
-        self._producer.produce(
-            self.topics.pipeline_events, key=event.pipeline_id.encode(), value=self.codec.encode(event),
-            on_delivery=delivered,
-        )
+        value = self.codec.encode(event)
+        while True:
+            try:
+                self._producer.produce(
+                    self.topics.pipeline_events, key=event.pipeline_id.encode(), value=value, on_delivery=delivered
+                )
+                break
+            except BufferError:  # the local queue is full (100,000 undelivered): wait for room
+                self._producer.poll(0.1)
         self._producer.poll(0)  # serve delivery reports now and then (the replies thread does too)
         return PipelineHandle(pipeline.id, future)
 
