@@ -151,9 +151,10 @@ def test_a_worker_killed_mid_task_is_replaced_the_tasks_run_again_and_each_pipel
     assert [replies[h.pipeline_id] for h in handles] == [1] * 6
 
 
-def test_a_replacement_whose_table_recovery_loses_records_reads_them_again(broker: Any, tmp_path: Any) -> None:
-    # faust can drop changelog records during recovery and then wait for them forever (see
-    # agents/recovery.py); the replacement here loses the first delivery of every one of them.
+def replace_the_only_replica_mid_flight(broker: Any, tmp_path: Any, pipelines: int, start_successor: Any) -> str:
+    """One replica and a worker; `pipelines` ten-step chains are in flight when the replica is
+    SIGKILLed and `start_successor(processes)` starts the one that takes over (returning its
+    name). Every chain must finish there with its result; returns the successor's log."""
     settings = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=broker.kind)
     processes = Processes(tmp_path)
     client = KafkaTasksClient(settings)
@@ -161,19 +162,31 @@ def test_a_replacement_whose_table_recovery_loses_records_reads_them_again(broke
         spawn_replica(processes, broker, "replica-a")
         processes.spawn("worker", "worker", "-A", "tests.integration.replica_app", *connection(broker))
         assert client.submit(chain(0, 1)).result(120) == 1
-        handles = [client.submit(chain(i * 100, 10)) for i in range(10)]
-        time.sleep(0.5)  # in flight: their states are in the changelog only
+        handles = [client.submit(chain(i * 100, 10)) for i in range(pipelines)]
+        time.sleep(0.5)  # in flight: half-way states in RocksDB and the changelog
+        assert not all(h.done() for h in handles), "the pipelines finished before the kill"
         processes.kill("replica-a")
-        spawn_replica(processes, broker, "replica-b", module="tests.integration.lossy_recovery")
+        successor = start_successor(processes)
         try:
             results = [h.result(120) for h in handles]
         except TimeoutError:
-            raise AssertionError("recovery never completed:\n" + processes.log("replica-b")) from None
-        assert results == [i * 100 + 10 for i in range(10)]
-        assert "table recovery needs offset" in processes.log("replica-b")  # the loss did happen
+            raise AssertionError(f"the pipelines never finished on {successor}:\n" + processes.log(successor)) from None
+        assert results == [i * 100 + 10 for i in range(pipelines)]
+        return processes.log(successor)
     finally:
         client.close()
         processes.stop_all()
+
+
+def test_a_replacement_whose_table_recovery_loses_records_reads_them_again(broker: Any, tmp_path: Any) -> None:
+    # faust can drop changelog records during recovery and then wait for them forever (see
+    # agents/recovery.py); the replacement here loses the first delivery of every one of them.
+    def lossy_successor(processes: Processes) -> str:
+        spawn_replica(processes, broker, "replica-b", module="tests.integration.lossy_recovery")
+        return "replica-b"
+
+    log = replace_the_only_replica_mid_flight(broker, tmp_path, 10, lossy_successor)
+    assert "table recovery needs offset" in log  # the loss did happen
 
 
 def test_a_replica_restarted_without_its_state_directory_restores_the_table_from_the_changelog(
@@ -181,27 +194,12 @@ def test_a_replica_restarted_without_its_state_directory_restores_the_table_from
 ) -> None:
     import shutil
 
-    settings = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=broker.kind)
-    processes = Processes(tmp_path)
-    client = KafkaTasksClient(settings)
-    try:
-        spawn_replica(processes, broker, "replica-a")
-        processes.spawn("worker", "worker", "-A", "tests.integration.replica_app", *connection(broker))
-        assert client.submit(chain(0, 1)).result(120) == 1
-        handles = [client.submit(chain(i * 100, 10)) for i in range(20)]
-        time.sleep(0.5)  # in flight: half-way states in RocksDB and the changelog
-        assert not all(h.done() for h in handles), "the pipelines finished before the kill"
-        processes.kill("replica-a")
+    def restart_without_state(processes: Processes) -> str:
         shutil.rmtree(processes.workdir / "replica-a")  # the local table is gone: only the changelog has it
         spawn_replica(processes, broker, "replica-a")
-        try:
-            results = [h.result(120) for h in handles]
-        except TimeoutError:
-            raise AssertionError("pipelines lost with the state directory:\n" + processes.log("replica-a")) from None
-        assert results == [i * 100 + 10 for i in range(20)]
-    finally:
-        client.close()
-        processes.stop_all()
+        return "replica-a"
+
+    replace_the_only_replica_mid_flight(broker, tmp_path, 20, restart_without_state)
 
 
 def test_under_exactly_once_a_replica_dying_right_after_replying_leaves_one_reply(broker: Any, tmp_path: Any) -> None:
