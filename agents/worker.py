@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from agents.in_flight import InFlight
+from agents.request_gate import RequestGate
 from events.codec import Codec
 from events.errors import DecodeError, PayloadTooLargeError, UnknownTaskError, UnsupportedValueError
 from events.messages import TaskFailed, TaskRequested
@@ -55,7 +56,6 @@ class Worker:
         self.topics = Topics(settings.app_id)
         self.codec = Codec()
         self.processed = 0
-        self._paused = False  # the consumer's partitions, while every slot is busy
 
     async def run(self, stop: asyncio.Event) -> None:
         ensure_app_topics(self.settings, (self.worker_name,))
@@ -78,7 +78,8 @@ class Worker:
 
         consumer = Consumer(consumer_config(self.settings, self.topics.worker_group(self.worker_name)))
         producer = Producer(producer_config(self.settings))
-        consumer.subscribe([self.topics.requests(self.worker_name)], on_revoke=on_revoke)
+        gate = RequestGate(consumer)
+        consumer.subscribe([self.topics.requests(self.worker_name)], on_assign=gate.on_assign, on_revoke=on_revoke)
         running: set[asyncio.Task[None]] = set()
         failures: list[Any] = []
         committed: dict[Any, int] = {}
@@ -111,7 +112,7 @@ class Worker:
                 # with the partitions paused: it serves rebalances and keeps the membership).
                 free = 0 if stop.is_set() else self.settings.worker_concurrency - len(running)
                 if free > 0 or due or time.monotonic() - last_poll >= 1.0:
-                    messages = await asyncio.to_thread(self._fetch, consumer, free, due)
+                    messages = await asyncio.to_thread(self._fetch, consumer, gate, free, due)
                     last_poll = time.monotonic()
                 else:
                     messages = []
@@ -140,7 +141,7 @@ class Worker:
                 log.warning("could not commit on the way out; those requests run again: %s", error)
             consumer.close()
 
-    def _fetch(self, consumer: Consumer, free: int, commit: list[TopicPartition]) -> list[Any]:
+    def _fetch(self, consumer: Consumer, gate: RequestGate, free: int, commit: list[TopicPartition]) -> list[Any]:
         """In a thread (the consumer's calls block): commit, then wait briefly for requests, up
         to `free` of them."""
         if commit:
@@ -149,14 +150,10 @@ class Worker:
             except KafkaException as error:
                 log.warning("could not commit finished requests, they may run again: %s", error)
         if free <= 0:
-            if not self._paused:
-                consumer.pause(consumer.assignment())
-                self._paused = True
-            message = consumer.poll(0)  # None, except right after a rebalance (partitions unpaused)
+            gate.close()
+            message = consumer.poll(0)  # None, except right after a rebalance (the next close() pauses what it brought)
             return [] if message is None else [message]
-        if self._paused:
-            consumer.resume(consumer.assignment())
-            self._paused = False
+        gate.open()
         # poll() returns as soon as one request arrives (consume(n, t) would wait out t for n);
         # then take whatever else is already fetched, without waiting.
         first = consumer.poll(0.05)
