@@ -52,6 +52,10 @@ class OffsetGuard:
             return self._advance(cursor, offset, now)
         if cursor.gap_at is None:
             cursor.gap_at = offset
+            # The re-read needs a fetch round: the stall check must not take a partition idle
+            # until now for stalled and seek again meanwhile, forgetting the gap (a marker of a
+            # transaction mid-partition then looped: seek back, stall, seek back, ...).
+            cursor.progressed_at = now
             return Verdict.SEEK_BACK
         if offset <= cursor.gap_at:
             # Re-read after the seek back and still beyond `expected`: the offsets in between hold
@@ -84,8 +88,7 @@ class OffsetGuard:
             cursor = self._cursors.get(tp)
             if cursor is not None and highwater > cursor.expected and now - cursor.progressed_at > after_s:
                 cursor.progressed_at = now
-                cursor.gap_at = None
-                stuck.append((tp, cursor.expected))
+                stuck.append((tp, cursor.expected))  # a gap seen stays known: the re-read may confirm it
         return stuck
 
     @staticmethod

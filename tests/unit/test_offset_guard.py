@@ -68,3 +68,12 @@ def test_offsets_holding_only_transaction_markers_are_skipped_if_still_expected(
     assert guard.expected(TP) == 5 and guard.committable() == {TP: 5}
     guard.skip(TP, 3, 9)  # a stale answer: the cursor has moved on meanwhile
     assert guard.expected(TP) == 5
+
+
+def test_a_gap_seen_on_a_partition_idle_until_then_survives_the_stall_check() -> None:
+    # A transaction marker mid-partition: 1 is a marker, 2 the next record, after a quiet spell.
+    guard = guard_at(1, now=0.0)
+    assert guard.admit(TP, 2, 10.0) is Verdict.SEEK_BACK
+    assert guard.stalled({TP: 3}, now=10.2, after_s=0.5) == []  # the seek back gets its fetch round
+    assert guard.stalled({TP: 3}, now=11.0, after_s=0.5) == [(TP, 1)]  # ... and is asked again after
+    assert guard.admit(TP, 2, 11.2) is Verdict.PROCESS  # the re-read confirms: 1 holds no record
