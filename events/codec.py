@@ -42,6 +42,8 @@ EVENT_TYPES: dict[str, type] = {
         m.PipelineFinished,
         m.SubmissionRejected,
         m.TimerElapsed,
+        m.ScheduleDefined,
+        m.ScheduleUpdated,
     )
 }
 
@@ -268,6 +270,7 @@ _FIELD_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "previous": (lambda v: v.value, PipelineStatus),
     "action": (lambda v: v.value, m.Action),
     "uids": (list, tuple),
+    "task_names": (list, tuple),
     "exception_mro": (list, tuple),
 }
 

@@ -15,6 +15,7 @@ from immutables import Map
 
 from events.fold import evolve
 from events.messages import (
+    SCHEDULE_KEY_PREFIX,
     Action,
     Event,
     InputRejected,
@@ -33,6 +34,7 @@ from events.messages import (
     child_pipeline_id,
 )
 from events.plan import GroupPlan
+from events.schedule import ScheduleState, decide_schedule
 from events.spec import BUILTIN_FLATTEN, EntryKind, TaskEntry
 from events.state import (
     NO_VALUE,
@@ -55,6 +57,8 @@ S = PipelineStatus
 def decide(state: PipelineState | None, now: float) -> tuple[PipelineState | None, list[Event]]:
     if state is None:
         return None, []
+    if isinstance(state, ScheduleState):
+        return decide_schedule(state, now)  # type: ignore[return-value]
     if not state.agenda and not _due_timers(state, now):
         return state, []
     decision = _Decision(state, now)
@@ -72,6 +76,10 @@ def react(state: PipelineState | None, event: object, now: float) -> tuple[Pipel
 
 
 def _unknown_pipeline(event: PipelineActionRequested) -> PipelineActionApplied:
+    if event.pipeline_id.startswith(SCHEDULE_KEY_PREFIX):
+        name = event.pipeline_id[len(SCHEDULE_KEY_PREFIX):]
+        return PipelineActionApplied(event.pipeline_id, event.action_id, event.action, False,
+                                     f"schedule {name} is unknown: add it first (or check the name)", event.reply_topic)
     if event.action is Action.STATUS:  # a pipeline not seen yet is pending, as in Flink Tasks
         return PipelineActionApplied(
             event.pipeline_id, event.action_id, event.action, True, S.PENDING.name, event.reply_topic

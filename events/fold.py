@@ -15,12 +15,16 @@ from events.messages import (
     TaskFailed,
     TaskSucceeded,
 )
+from events.schedule import evolve_schedule, is_schedule_event
 from events.state import Failure, PipelineState, Success, TaskRun, TaskStatus, Work, new_state
 from events.status import PipelineStatus
 
 
 def evolve(state: PipelineState | None, event: object) -> PipelineState | None:
-    """Fold one input event into the state of its pipeline (None: not seen yet)."""
+    """Fold one input event into the state of its pipeline (None: not seen yet), or of its
+    schedule (events/schedule.py: schedules share the table and the topic)."""
+    if is_schedule_event(state, event):
+        return evolve_schedule(state, event)
     return _evolve(event, state)
 
 

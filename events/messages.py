@@ -1,9 +1,10 @@
 """The events: immutable facts with past-tense names, one Avro schema each (see `schemas/`).
 
 Inputs the orchestrator folds: `PipelineSubmitted`, `TaskSucceeded`, `TaskFailed`,
-`PipelineActionRequested`, `TimerElapsed`. Everything else is decided by it (`events.decide`) and published:
+`PipelineActionRequested`, `TimerElapsed`, `ScheduleDefined`. Everything else is decided by it (`events.decide`) and published:
 `TaskRequested` to workers, `PipelineFinished`/`SubmissionRejected`/`PipelineActionApplied` to the
-caller, `PipelineStatusChanged`/`TasksSkipped`/`RetryScheduled` to the status topic. A child
+caller, `PipelineStatusChanged`/`TasksSkipped`/`RetryScheduled` to the status topic, `ScheduleUpdated`
+to the schedules topic. A child
 pipeline's `PipelineSubmitted` and its final `TaskSucceeded`/`TaskFailed` go back in as inputs.
 """
 from __future__ import annotations
@@ -27,6 +28,14 @@ def request_id(pipeline_id: str, run: int, uid: str, attempt: int) -> str:
 
 def child_pipeline_id(parent_request_id: str) -> str:
     return str(uuid.uuid5(_CHILD_NAMESPACE, parent_request_id))
+
+
+SCHEDULE_KEY_PREFIX = "schedule:"
+
+
+def schedule_key(name: str) -> str:
+    """The key (and `pipeline_id`) under which the orchestrator keeps a schedule."""
+    return SCHEDULE_KEY_PREFIX + name
 
 
 class Action(enum.Enum):
@@ -191,10 +200,51 @@ class InputRejected:
     drop_progress: bool = False
 
 
-InputEvent = PipelineSubmitted | TaskSucceeded | TaskFailed | PipelineActionRequested | TimerElapsed
+@dataclass(frozen=True, slots=True)
+class ScheduleDefined:
+    """Define (or redefine) a schedule. Key: `schedule:<name>`."""
+
+    name: str
+    cron: str
+    spec: PipelineSpec
+    start_at: float | None = None  # seconds since the epoch; None: from when it is defined
+    end_at: float | None = None  # no slot after this
+    active: bool = True
+    catch_up: bool = False
+
+    @property
+    def pipeline_id(self) -> str:
+        return schedule_key(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleUpdated:
+    """A schedule as it is now, after any change or fired slot (on the compacted schedules
+    topic, keyed by name: its latest record is the schedule's current state)."""
+
+    name: str
+    cron: str
+    schedule_status: str
+    catch_up: bool
+    task_names: tuple[str, ...]
+    start_at: float | None = None
+    end_at: float | None = None
+    next_slot_at: float | None = None
+    last_slot_at: float | None = None
+    last_pipeline_id: str | None = None
+    runs: int = 0
+
+    @property
+    def pipeline_id(self) -> str:
+        return schedule_key(self.name)
+
+
+InputEvent = (
+    PipelineSubmitted | TaskSucceeded | TaskFailed | PipelineActionRequested | TimerElapsed | ScheduleDefined
+)
 # The events some pipeline folds: where decide emits one (a child's submission, a child's outcome
 # for its parent, an action for a child), every driver routes it back to the orchestrator.
-INPUT_TYPES = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed)
+INPUT_TYPES = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed, ScheduleDefined)
 Event = (
     InputEvent
     | TaskRequested
@@ -204,4 +254,5 @@ Event = (
     | TasksSkipped
     | PipelineFinished
     | SubmissionRejected
+    | ScheduleUpdated
 )

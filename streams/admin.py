@@ -61,6 +61,7 @@ def ensure_app_topics(settings: Settings, worker_names: tuple[str | None, ...] =
     ensure_topics(
         settings, [topics.replies, topics.status, *(topics.requests(w) for w in worker_names)], retention
     )
+    ensure_topics(settings, [topics.schedules], {"cleanup.policy": "compact"})
     return topics
 
 

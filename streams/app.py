@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from events.errors import UnknownTaskError
 from streams.builder import PipelineBuilder
 from streams.retry import RetryPolicy
+from streams.schedule import Schedule
 from streams.task import BoundTask
 
 
@@ -27,6 +29,7 @@ class KafkaTasks:
         self.app_id = app_id
         self.default_worker_name = default_worker_name
         self._tasks: dict[str, BoundTask] = {}
+        self.schedules: dict[str, Schedule] = {}
 
     def bind(
         self,
@@ -107,6 +110,33 @@ class KafkaTasks:
                       worker_name=worker_name or self.default_worker_name, display_name=display_name, with_context=False)
         )
 
+    def schedule(
+        self,
+        name: str,
+        pipeline_or_task: Any,
+        cron: str,
+        start_date: datetime | float | None = None,
+        end_date: datetime | float | None = None,
+        active: bool = True,
+        catch_up: bool = False,
+    ) -> Schedule:
+        """Declare a recurring run: `pipeline_or_task` at every slot of `cron` (UTC; five fields,
+        or six with seconds last). Declaring runs nothing: `client.add_schedule(...)` or
+        `kafka-tasks schedule add -A <module>` puts it on Kafka, where exactly one run happens per
+        slot (the pipeline `name@<slot time>`), however many orchestrators run.
+
+        Args:
+            start_date / end_date: no slot before / after (a datetime without a time zone is UTC).
+            active: False declares it paused (`resume` it later).
+            catch_up: run every slot missed while the orchestrators were down or the schedule was
+                paused, oldest first; by default only the latest missed slot runs.
+        """
+        if name in self.schedules:
+            raise ValueError(f"a schedule named {name!r} is already declared in app {self.app_id!r}: pick another name")
+        declared = Schedule.of(name, pipeline_or_task, cron, start_date, end_date, active, catch_up)
+        self.schedules[name] = declared
+        return declared
+
     def get_task(self, name: str) -> BoundTask:
         try:
             return self._tasks[name]
@@ -129,11 +159,13 @@ class KafkaTasks:
             Settings(app_id=self.app_id, bootstrap_servers=bootstrap_servers, broker=broker, **settings)
         )
 
-    def in_process(self) -> Any:
-        """A driver that runs pipelines in this process, through the same engine as Kafka."""
+    def in_process(self, clock: Callable[[], float] | None = None) -> Any:
+        """A driver that runs pipelines (and schedules) in this process, through the same engine
+        as Kafka. `clock` (seconds since the epoch; default: time.time) is its time: a test moves
+        its own clock forward to run a schedule's slots without waiting for them."""
         from streams.inprocess import InProcessRunner
 
-        return InProcessRunner(self)
+        return InProcessRunner(self) if clock is None else InProcessRunner(self, clock)
 
     def run(self, pipeline: PipelineBuilder, timeout: float | None = None) -> Any:
         """Run `pipeline` in this process and return its result, or raise `TaskError`."""

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,6 @@ def _parse_time(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        from datetime import datetime
-
         return datetime.fromisoformat(text).timestamp()
 
 
@@ -160,6 +159,53 @@ def cmd_action(args: argparse.Namespace) -> int:
         }[args.command]
         answer = asyncio.run(method(args.pipeline_id))
         print(answer.name if answer is not None else f"{args.command}: done")
+    return 0
+
+
+def cmd_schedule_add(args: argparse.Namespace) -> int:
+    from streams.client import KafkaTasksClient
+
+    tasks, _ = load_app(args.app)
+    unknown = sorted(set(args.names) - set(tasks.schedules))
+    if unknown:
+        declared = ", ".join(sorted(tasks.schedules)) or "none"
+        raise SystemExit(f"{args.app} declares no schedule named {', '.join(unknown)} (it declares: {declared})")
+    if not tasks.schedules:
+        raise SystemExit(f"{args.app} declares no schedules: declare them with tasks.schedule(name, pipeline, cron=...)")
+    with KafkaTasksClient(settings_from(args, tasks.app_id)) as client:
+        for name in args.names or sorted(tasks.schedules):
+            client.add_schedule(tasks.schedules[name])
+            print(f"added schedule {name} ({tasks.schedules[name].cron})")
+    return 0
+
+
+def cmd_schedule_list(args: argparse.Namespace) -> int:
+    from streams.client import KafkaTasksClient
+
+    def when(at: float | None) -> str:
+        return "-" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+    with KafkaTasksClient(settings_from(args)) as client:
+        rows = [(u.name, u.schedule_status, u.cron, when(u.next_slot_at), u.last_pipeline_id or "-", str(u.runs),
+                 " -> ".join(u.task_names)) for u in client.list_schedules()]
+    header = ("NAME", "STATUS", "CRON", "NEXT RUN", "LAST RUN", "RUNS", "TASKS")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_schedule_change(args: argparse.Namespace) -> int:
+    from streams.client import KafkaTasksClient
+
+    with KafkaTasksClient(settings_from(args)) as client:
+        method = {
+            "pause": client.pause_schedule_async,
+            "resume": client.resume_schedule_async,
+            "remove": client.remove_schedule_async,
+        }[args.schedule_command]
+        asyncio.run(method(args.name))
+    print(f"schedule {args.name}: {args.schedule_command}d")
     return 0
 
 
@@ -241,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kafka-tasks", description="Durable task pipelines on Kafka")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def connected(name: str, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help)
+    def connected(name: str, help: str, under: Any = commands) -> argparse.ArgumentParser:
+        sub = under.add_parser(name, help=help)
         sub.add_argument("--app-id")
         sub.add_argument("--bootstrap-servers")
         sub.add_argument("--broker", choices=["kafka", "tansu"], help="tansu: the local dev broker")
@@ -288,6 +334,20 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--republish", action="store_true",
                         help="write the rebuilt states to the table's changelog (lost changelog, bad deploy)")
     replay.set_defaults(func=cmd_replay)
+
+    schedule = commands.add_parser("schedule", help="add, list, pause, resume or remove CRON schedules")
+    schedule_commands = schedule.add_subparsers(dest="schedule_command", required=True)
+    add = connected("add", "put the schedules an app declares (tasks.schedule) on Kafka", schedule_commands)
+    add.add_argument("-A", "--app", required=True, help="module (or module:attribute) declaring the schedules")
+    add.add_argument("names", nargs="*", help="only these schedules (default: every one the app declares)")
+    add.set_defaults(func=cmd_schedule_add)
+    connected("list", "every schedule: status, CRON, next and last run", schedule_commands).set_defaults(
+        func=cmd_schedule_list)
+    for name, help in (("pause", "stop running a schedule's slots"), ("resume", "run a paused schedule again"),
+                       ("remove", "delete a schedule (its runs so far stay)")):
+        change = connected(name, help, schedule_commands)
+        change.add_argument("name")
+        change.set_defaults(func=cmd_schedule_change)
 
     commands.add_parser("demo", help="run the stocks pipeline end to end on the local broker").set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)

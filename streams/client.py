@@ -17,6 +17,8 @@ from events.status import PipelineStatus
 from streams.admin import consumer_config, ensure_app_topics, producer_config
 from streams.builder import PipelineBuilder
 from streams.errors import TaskError
+from streams.replay import read_topic
+from streams.schedule import Schedule
 from streams.settings import Settings
 
 DELIVERY_TIMEOUT_MS = 30_000  # how long a submission may take to reach Kafka before its handle fails
@@ -129,6 +131,32 @@ class KafkaTasksClient:
 
     async def cancel_async(self, pipeline_id: str, timeout: float = 30) -> None:
         await self._action(pipeline_id, m.Action.CANCEL, timeout)
+
+    # -- schedules (events/schedule.py) -------------------------------------------------------
+
+    def add_schedule(self, schedule: Schedule) -> None:
+        """Put a schedule declared with `tasks.schedule(...)` on Kafka (returns once Kafka has
+        it). Adding one that exists redefines it: slots already run stay run."""
+        self._send(schedule.to_event())
+
+    async def pause_schedule_async(self, name: str, timeout: float = 30) -> None:
+        await self._action(m.schedule_key(name), m.Action.PAUSE, timeout)
+
+    async def resume_schedule_async(self, name: str, timeout: float = 30) -> None:
+        """Active again; slots passed while paused are caught up or skipped as the schedule says."""
+        await self._action(m.schedule_key(name), m.Action.UNPAUSE, timeout)
+
+    async def remove_schedule_async(self, name: str, timeout: float = 30) -> None:
+        """No more runs (runs in progress go on); add it again to bring it back."""
+        await self._action(m.schedule_key(name), m.Action.CANCEL, timeout)
+
+    def list_schedules(self) -> list[m.ScheduleUpdated]:
+        """Every schedule's latest state, by name (removed ones too: see `schedule_status`)."""
+        latest: dict[str, m.ScheduleUpdated] = {}
+        for record in read_topic(self.settings, self.topics.schedules):
+            event = self.codec.decode(record.value or b"")
+            latest[event.name] = event
+        return [latest[name] for name in sorted(latest)]
 
     def close(self) -> None:
         self._closed.set()

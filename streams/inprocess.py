@@ -24,7 +24,9 @@ from events.messages import (
     PipelineSubmitted,
     SubmissionRejected,
     TaskRequested,
+    schedule_key,
 )
+from events.schedule import ScheduleState
 from events.state import PipelineState
 from events.status import PipelineStatus
 from streams.builder import PipelineBuilder
@@ -33,6 +35,7 @@ from streams.executor import execute
 
 if TYPE_CHECKING:
     from streams.app import KafkaTasks
+    from streams.schedule import Schedule
 
 
 class InProcessRunner:
@@ -41,13 +44,13 @@ class InProcessRunner:
     def __init__(
         self,
         tasks: KafkaTasks,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         codec: Codec | None = None,
     ) -> None:
         """
         Args:
             tasks: the registry whose functions run the tasks.
-            clock: the orchestrator's time source (retry delays).
+            clock: the orchestrator's time, seconds since the epoch (retry delays, schedule slots).
             codec: when given, every event crosses it as bytes, exactly as it would cross Kafka.
         """
         self.tasks = tasks
@@ -105,8 +108,13 @@ class InProcessRunner:
                 request = self._work.popleft()
                 self._inbox.append(self._wire(await execute(self.tasks, request)))
                 continue
+            if self._fire_due_schedules():
+                continue
+            # Schedules always have a next slot: waiting for it would never end. They fire when
+            # the clock has reached them (a test's clock moves on, then calls run_due()).
             wake = min(
-                (w for w in map(next_wakeup, self.states.values()) if w is not None), default=None
+                (w for s in self.states.values() if not isinstance(s, ScheduleState) and (w := next_wakeup(s)) is not None),
+                default=None,
             )
             if wake is None:
                 return
@@ -117,7 +125,45 @@ class InProcessRunner:
                 self.states[pipeline_id], commands = decide(state, self.clock())
                 self._route(commands)
 
+    def _fire_due_schedules(self) -> bool:
+        now, fired = self.clock(), False
+        for key, state in list(self.states.items()):
+            wake = next_wakeup(state) if isinstance(state, ScheduleState) else None
+            if wake is not None and wake <= now:
+                self.states[key], commands = decide(state, now)
+                self._route(commands)
+                fired = True
+        return fired
+
+    async def add_schedule_async(self, schedule: Schedule) -> None:
+        self._inbox.append(self._wire(schedule.to_event()))
+        await self.run_until_idle_async()
+
     # -- sync API, for scripts and tests -----------------------------------------------------
+
+    def add_schedule(self, schedule: Schedule) -> None:
+        """Start `schedule` (from `tasks.schedule(...)`) on this runner's clock: from then on,
+        `run_due()` runs the slots the clock has passed."""
+        asyncio.run(self.add_schedule_async(schedule))
+
+    def run_due(self) -> None:
+        """Run whatever is due by the clock now (schedule slots, retries) until idle."""
+        asyncio.run(self.run_until_idle_async())
+
+    def pause_schedule(self, name: str) -> None:
+        asyncio.run(self.action_async(schedule_key(name), Action.PAUSE))
+
+    def resume_schedule(self, name: str) -> None:
+        asyncio.run(self.action_async(schedule_key(name), Action.UNPAUSE))
+
+    def remove_schedule(self, name: str) -> None:
+        asyncio.run(self.action_async(schedule_key(name), Action.CANCEL))
+
+    def schedule_runs(self, name: str) -> list[str]:
+        """The pipeline ids of the runs `name` has started, in order."""
+        prefix = f"{name}@"
+        return [e.pipeline_id for e in self.published
+                if isinstance(e, PipelineSubmitted) and e.pipeline_id.startswith(prefix) and e.parent is None]
 
     def start(self, pipeline: PipelineBuilder) -> str:
         return asyncio.run(self.start_async(pipeline))

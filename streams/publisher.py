@@ -25,6 +25,8 @@ def destination(event: Any, topics: Topics) -> tuple[str, bytes]:
         # Keyed by task uid: the tasks of one pipeline spread over the request topic's partitions,
         # so every worker in the group shares a wide fan-out.
         return topics.requests(event.worker_name), event.uid.encode()
+    if isinstance(event, m.ScheduleUpdated):
+        return topics.schedules, event.name.encode()
     key = event.pipeline_id.encode()
     if isinstance(event, m.INPUT_TYPES):
         return topics.pipeline_events, key

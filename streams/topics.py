@@ -30,6 +30,11 @@ class Topics:
         return f"{self.app_id}.status"
 
     @property
+    def schedules(self) -> str:
+        """The current state of each schedule, keyed by name (compacted: the latest per name)."""
+        return f"{self.app_id}.schedules"
+
+    @property
     def dead_letters(self) -> str:
         """Records that could not be processed, unchanged, with headers saying why."""
         return f"{self.app_id}.dead-letters"

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from streams.client import KafkaTasksClient
+from streams.settings import Settings
+from tests.integration.deployment import connection, spawn_replica
+from tests.integration.replica_app import tasks
+from tests.processes import Processes
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,3 +30,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.resolve().is_relative_to(HERE) and item.get_closest_marker("kafka"):
             item.add_marker(skip)
+
+
+@pytest.fixture
+def deployment(broker: Any, tmp_path: Any, request: Any) -> Any:
+    """Two replicas and a worker; `indirect` parametrization picks the replicas' guarantee."""
+    guarantee = getattr(request, "param", "at least once")
+    if guarantee == "exactly once" and broker.kind != "kafka":
+        pytest.skip("exactly-once needs Apache Kafka")
+    flags = ["--exactly-once"] if guarantee == "exactly once" else []
+    settings = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=broker.kind)
+    processes = Processes(tmp_path)
+    spawn_replica(processes, broker, "replica-a", *flags)
+    spawn_replica(processes, broker, "replica-b", *flags)
+    processes.spawn("worker", "worker", "-A", "tests.integration.replica_app", *connection(broker))
+    client = KafkaTasksClient(settings)
+    try:
+        yield settings, client, processes
+    finally:
+        client.close()
+        processes.stop_all()

@@ -12,39 +12,11 @@ from streams.client import KafkaTasksClient
 from streams.replay import finished_per_pipeline, wait_until_processed
 from streams.settings import Settings
 from streams.topics import Topics
+from tests.integration.deployment import connection, spawn_replica
 from tests.integration.replica_app import fails_once, slow, step, tasks
 from tests.processes import Processes
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def deployment(broker: Any, tmp_path: Any, request: Any) -> Any:
-    """Two replicas and a worker; `indirect` parametrization picks the replicas' guarantee."""
-    guarantee = getattr(request, "param", "at least once")
-    if guarantee == "exactly once" and broker.kind != "kafka":
-        pytest.skip("exactly-once needs Apache Kafka")
-    flags = ["--exactly-once"] if guarantee == "exactly once" else []
-    settings = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=broker.kind)
-    processes = Processes(tmp_path)
-    spawn_replica(processes, broker, "replica-a", *flags)
-    spawn_replica(processes, broker, "replica-b", *flags)
-    processes.spawn("worker", "worker", "-A", "tests.integration.replica_app", *connection(broker))
-    client = KafkaTasksClient(settings)
-    try:
-        yield settings, client, processes
-    finally:
-        client.close()
-        processes.stop_all()
-
-
-def connection(broker: Any) -> list[str]:
-    return ["--app-id", tasks.app_id, "--bootstrap-servers", broker.bootstrap_servers, "--broker", broker.kind]
-
-
-def spawn_replica(processes: Processes, broker: Any, name: str, *flags: str, module: str = "streams.cli") -> None:
-    state_dir = processes.workdir / name
-    processes.spawn(name, "orchestrator", *connection(broker), "--state-dir", str(state_dir), *flags, module=module)
 
 
 def chain(start: int, length: int) -> Any:

@@ -52,4 +52,9 @@ SAMPLES = {
     ),
     "SubmissionRejected": m.SubmissionRejected("p1", "s2", "still running", "replies"),
     "TimerElapsed": m.TimerElapsed("p1", 1700000000.25),
+    "ScheduleDefined": m.ScheduleDefined("nightly", "0 2 * * *", SPEC, 1700000000.0, None, False, True),
+    "ScheduleUpdated": m.ScheduleUpdated(
+        "nightly", "0 2 * * *", "ACTIVE", True, ("demo.load", "demo.average"), None, 1800000000.5,
+        1700003600.0, 1700000000.0, "nightly@2023-11-14T22:13:20Z", 12,
+    ),
 }
