@@ -169,6 +169,7 @@ def _entry_to_avro(entry: TaskEntry | GroupEntry) -> tuple[str, dict[str, Any]]:
                 "worker_name": entry.worker_name,
                 "display_name": entry.display_name,
                 "is_wait": entry.is_wait,
+                "revert": entry.revert,
             },
         )
     return (
@@ -212,6 +213,7 @@ def _entry_from_avro(tagged: tuple[str, dict[str, Any]]) -> TaskEntry | GroupEnt
             worker_name=r["worker_name"],
             display_name=r["display_name"],
             is_wait=r["is_wait"],
+            revert=r["revert"],
         )
     return GroupEntry(
         group_id=r["group_id"],
@@ -271,6 +273,7 @@ _FIELD_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "action": (lambda v: v.value, m.Action),
     "uids": (list, tuple),
     "task_names": (list, tuple),
+    "revert_failures": (list, tuple),
     "exception_mro": (list, tuple),
 }
 

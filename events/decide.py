@@ -39,6 +39,7 @@ from events.spec import BUILTIN_FLATTEN, EntryKind, TaskEntry
 from events.state import (
     NO_VALUE,
     ChainRun,
+    Compensation,
     Failure,
     GroupRun,
     Outcome,
@@ -139,6 +140,9 @@ class _Decision:
         self.last_state = state.last_state
         self.outcome = state.outcome
         self.finished_at = state.finished_at
+        self.compensations = state.compensations.mutate()
+        self.reverting = state.reverting
+        self.revert_failures = state.revert_failures
         self.out: list[Event] = []
         self.skipped: list[str] = []
         self.ready: deque[int] = deque()  # chains to walk, iteratively: no deep recursion
@@ -158,6 +162,9 @@ class _Decision:
             last_state=self.last_state,
             outcome=self.outcome,
             finished_at=self.finished_at,
+            compensations=self.compensations.finish(),
+            reverting=self.reverting,
+            revert_failures=self.revert_failures,
             agenda=(),
         )
 
@@ -203,6 +210,9 @@ class _Decision:
         run: TaskRun = self.tasks[uid]
         if run.request is not None:  # an orchestrator task's child, if any, is over
             self.children.pop(self.child_id_of(run), None)
+        if self.status is S.REVERTING:
+            self.revert_done(uid, run)
+            return
         if self.status is S.CANCELLING:
             if uid == self.plan.finally_uid:
                 self.tasks[uid] = TaskRun(TaskStatus.DONE, run.attempt)
@@ -215,6 +225,8 @@ class _Decision:
             return
         task = self.plan.tasks[uid]
         chain = self.chains[task.chain_id]
+        if task.entry.revert is not None and isinstance(outcome, Success) and run.request is not None:
+            self.remember_revert(task.entry.revert, run.request, outcome)
         if task.entry.kind is EntryKind.FINALLY:
             # A finally never changes the outcome, unless it fails itself.
             before = chain.before_finally
@@ -276,6 +288,57 @@ class _Decision:
             request = _replace_attempt(run.request, run.attempt + 1)
             self.tasks[uid] = TaskRun(TaskStatus.RUNNING, run.attempt + 1, request)
             self.send(request)
+
+    # -- reverts (OpenStack TaskFlow) ----------------------------------------------------------
+
+    def remember_revert(self, revert_task: str, request: TaskRequested, outcome: Success) -> None:
+        # Keyed by completion number: the latest completed is undone first.
+        self.compensations[len(self.compensations)] = Compensation(
+            request.uid, revert_task, request.args, request.kwargs, outcome.value, outcome.state, request.worker_name
+        )
+
+    def start_reverting(self, failure: Failure) -> None:
+        """The pipeline failed unhandled: undo its completed tasks one by one, latest first."""
+        self.set_status(S.REVERTING)
+        self.reverting = failure
+        self.held = _empty_mutation()
+        self.timers = _empty_mutation()
+        self.ready.clear()
+        self.revert_next()
+
+    def revert_next(self) -> None:
+        latest = len(self.compensations) - 1
+        undo: Compensation = self.compensations[latest]
+        del self.compensations[latest]
+        request = TaskRequested(
+            pipeline_id=self.base.pipeline_id,
+            run=self.base.run,
+            uid=f"{undo.uid}:revert",
+            attempt=0,
+            task_name=undo.revert_task,
+            args=undo.args,
+            kwargs={**undo.kwargs, "result": undo.result},
+            state=undo.state,
+            is_fruitful=False,
+            worker_name=undo.worker_name,
+            root_pipeline_id=self.base.root_pipeline_id,
+        )
+        self.tasks[request.uid] = TaskRun(TaskStatus.RUNNING, 0, request)
+        self.out.append(request)
+
+    def revert_done(self, uid: str, run: TaskRun) -> None:
+        # A failed revert is recorded and the others still run: undo as much as can be undone.
+        if isinstance(run.outcome, Failure) and run.request is not None:
+            error = run.outcome.error
+            self.revert_failures = (
+                *self.revert_failures, f"{run.request.task_name}: {error.exception_type}: {error.exception_message}"
+            )
+        self.tasks[uid] = TaskRun(TaskStatus.DONE, run.attempt)
+        if len(self.compensations):
+            self.revert_next()
+            return
+        assert self.reverting is not None
+        self.end(self.reverting, S.REVERT_FAILED if self.revert_failures else S.REVERTED)
 
     # -- walking chains ----------------------------------------------------------------------
 
@@ -410,13 +473,20 @@ class _Decision:
         if self.status is S.CANCELLING and not aborted:
             outcome = Failure(cancelled(self.base.pipeline_id), outcome.state)
             status = S.CANCELLED
+        elif isinstance(outcome, Failure) and not aborted and len(self.compensations):
+            self.start_reverting(outcome)  # a cancel is no failure: nothing is undone
+            return
         else:
             status = S.COMPLETED if isinstance(outcome, Success) else S.FAILED
+        self.end(outcome, status)
+
+    def end(self, outcome: Outcome, status: PipelineStatus) -> None:
         self.set_status(status)
         self.outcome = outcome
         self.finished_at = self.now
         self.held = _empty_mutation()
         self.timers = _empty_mutation()
+        self.compensations = _empty_mutation()
         self.ready.clear()
         self.out.append(self.reply(outcome, status))
 
@@ -433,6 +503,7 @@ class _Decision:
                 error=outcome.error if isinstance(outcome, Failure) else None,
                 state=outcome.state,
                 reply_topic=submission.reply_topic,
+                revert_failures=self.revert_failures,
             )
         # A child answers the task that returned it. Isolated children hand back the state that
         # task returned; inline children hand back their own final state.

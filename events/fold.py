@@ -56,7 +56,10 @@ def _(event: TaskSucceeded, state: PipelineState | None) -> PipelineState | None
         state = state.evolve(tasks=state.tasks.set(event.uid, run))
         return _add_work(state, (Work.SPAWN_CHILD, event.uid, event))
     outcome = Success(event.result, event.state)
-    run = TaskRun(TaskStatus.SUCCEEDED, task.attempt, None, outcome, pause_after=event.pause)
+    # The request goes (memory), unless a revert needs its arguments should the pipeline fail.
+    plan = state.plan.tasks.get(event.uid)
+    request = task.request if plan is not None and plan.entry.revert is not None else None
+    run = TaskRun(TaskStatus.SUCCEEDED, task.attempt, request, outcome, pause_after=event.pause)
     return _record(state, event.uid, run, event.state)
 
 

@@ -176,6 +176,7 @@ class PipelineFinished:
     error: TaskException | None = None
     state: Any = None
     reply_topic: str | None = None
+    revert_failures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ class TaskEntry:
     worker_name: str | None = None
     display_name: str | None = None
     is_wait: bool = False
+    revert: str | None = None  # the task that undoes this one if the pipeline fails (TaskFlow's revert)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,19 @@ class GroupRun:
     completed: int
 
 
+@dataclass(frozen=True, slots=True)
+class Compensation:
+    """A completed task with a revert: what undoing it takes, should the pipeline fail."""
+
+    uid: str
+    revert_task: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    result: Any
+    state: Any
+    worker_name: str | None
+
+
 class Work(enum.Enum):
     """What the fold leaves for decide: the agenda entries' kinds."""
 
@@ -100,6 +113,9 @@ class PipelineState:
     last_state: Any = None  # the most recent task state: what a finally gets on cancel
     outcome: Outcome | None = None  # set once finished
     finished_at: float | None = None  # when it finished: its last event's log time
+    compensations: Map = Map()  # completion number -> Compensation: completed tasks with a revert
+    reverting: Outcome | None = None  # while REVERTING: the failure the pipeline ends with
+    revert_failures: tuple[str, ...] = ()  # reverts that failed, and why
 
     def evolve(self, **changes: Any) -> PipelineState:
         return replace(self, **changes)
@@ -107,7 +123,7 @@ class PipelineState:
     def without_progress(self) -> PipelineState:
         """What a finished pipeline must keep (its submission, status and outcome) without the
         records of its tasks: for a state too large to store."""
-        return self.evolve(chains=Map(), groups=Map(), tasks=Map(), children=Map(), last_state=None)
+        return self.evolve(chains=Map(), groups=Map(), tasks=Map(), children=Map(), last_state=None, compensations=Map())
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The plan is an index derived from the submitted spec: persist everything else and

@@ -14,6 +14,9 @@ class PipelineStatus(enum.Enum):
     CANCELLED = "CANCELLED"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    REVERTING = "REVERTING"  # failed unhandled: undoing the completed tasks that have a revert
+    REVERTED = "REVERTED"
+    REVERT_FAILED = "REVERT_FAILED"
 
     @property
     def is_finished(self) -> bool:
@@ -26,17 +29,20 @@ class PipelineStatus(enum.Enum):
 
 
 S = PipelineStatus
-FINISHED = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+FINISHED = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED, S.REVERTED, S.REVERT_FAILED})
 
 # A paused pipeline can still finish: tasks already in flight keep running and may end it.
 TRANSITIONS: dict[PipelineStatus, frozenset[PipelineStatus]] = {
-    S.PENDING: frozenset({S.RUNNING, S.PAUSED, S.CANCELLING, S.COMPLETED, S.FAILED}),
-    S.RUNNING: frozenset({S.PAUSED, S.CANCELLING, S.COMPLETED, S.FAILED}),
-    S.PAUSED: frozenset({S.RUNNING, S.CANCELLING, S.COMPLETED, S.FAILED}),
+    S.PENDING: frozenset({S.RUNNING, S.PAUSED, S.CANCELLING, S.COMPLETED, S.FAILED, S.REVERTING}),
+    S.RUNNING: frozenset({S.PAUSED, S.CANCELLING, S.COMPLETED, S.FAILED, S.REVERTING}),
+    S.PAUSED: frozenset({S.RUNNING, S.CANCELLING, S.COMPLETED, S.FAILED, S.REVERTING}),
     S.CANCELLING: frozenset({S.CANCELLED, S.FAILED}),  # FAILED: its input rejected meanwhile
     S.CANCELLED: frozenset(),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
+    S.REVERTING: frozenset({S.REVERTED, S.REVERT_FAILED, S.FAILED}),  # FAILED: its input rejected meanwhile
+    S.REVERTED: frozenset(),
+    S.REVERT_FAILED: frozenset(),
 }
 
 

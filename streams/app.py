@@ -43,6 +43,7 @@ class KafkaTasks:
         with_context: bool = False,
         module_name: str | None = None,
         timeout: float | None = None,
+        revert: Callable[..., Any] | None = None,
     ) -> Any:
         """Register a function as a task: `@tasks.bind()` (or `@tasks.bind`).
 
@@ -59,13 +60,20 @@ class KafkaTasks:
                 through a `RetryPolicy` that names it). An async function is cancelled; a plain
                 function runs in a thread that Python cannot stop: it is abandoned (runs on, its
                 result dropped), so prefer async functions or `tasks.command` for hard limits.
+            revert: undoes the task (OpenStack TaskFlow's revert): if the pipeline fails unhandled,
+                the reverts of its completed tasks run, latest first, each with its task's
+                arguments and `result=` its result; the pipeline ends REVERTED (or REVERT_FAILED)
+                and the caller gets the original error. A function (registered as a task here,
+                with the same worker name) or a task already bound.
         """
 
         def register(func: Callable[..., Any]) -> BoundTask:
+            name = f"{module_name or func.__module__}.{func.__qualname__}"
+            undo = None if revert is None else self._revert_task(revert, name, worker_name)
             return self._add(
                 BoundTask(
                     func,
-                    f"{module_name or func.__module__}.{func.__qualname__}",
+                    name,
                     with_state=with_state,
                     is_fruitful=is_fruitful,
                     retry=retry_policy.to_spec() if retry_policy else None,
@@ -73,10 +81,21 @@ class KafkaTasks:
                     display_name=display_name,
                     with_context=with_context,
                     timeout=timeout,
+                    revert=undo,
                 )
             )
 
         return register(fn) if fn is not None else register
+
+    def _revert_task(self, revert: Callable[..., Any], task_name: str, worker_name: str | None) -> str:
+        if isinstance(revert, BoundTask):
+            return revert.name
+        if not callable(revert):
+            raise TypeError(f"revert of {task_name} must be a function or a bound task, not {revert!r}")
+        name = f"{revert.__module__}.{revert.__qualname__}"
+        if name not in self._tasks:
+            self.bind(revert, worker_name=worker_name)
+        return name
 
     def _add(self, task: BoundTask) -> BoundTask:
         self._tasks[task.name] = task

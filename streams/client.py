@@ -48,7 +48,7 @@ def _outcome(reply: Any) -> Any:
     if isinstance(reply, m.SubmissionRejected):
         raise ActionRejectedError(reply.message)
     if reply.error is not None:
-        raise TaskError.of(reply.error, reply.pipeline_id, reply.state)
+        raise TaskError.of(reply.error, reply.pipeline_id, reply.state, reply.status, reply.revert_failures)
     return reply.result
 
 

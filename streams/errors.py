@@ -13,6 +13,7 @@ from events.errors import (
     UnknownTaskError,
     UnsupportedValueError,
 )
+from events.status import PipelineStatus
 from events.task_exception import CANCELLED_ERROR_TYPE, TaskException
 
 __all__ = [
@@ -37,6 +38,9 @@ class TaskError(KafkaTasksError):
         stacktrace: the traceback from the worker that ran the task.
         pipeline_id: the pipeline that failed.
         state: the pipeline state at the failure.
+        status: how the pipeline ended: FAILED, CANCELLED, REVERTED (its completed tasks were
+            undone by their reverts) or REVERT_FAILED (see `revert_failures`).
+        revert_failures: each revert that failed, and why.
     """
 
     def __init__(
@@ -46,6 +50,8 @@ class TaskError(KafkaTasksError):
         stacktrace: str = "",
         pipeline_id: str | None = None,
         state: Any = None,
+        status: PipelineStatus | None = None,
+        revert_failures: tuple[str, ...] = (),
     ) -> None:
         super().__init__(f"{exception_type}: {message}")
         self.exception_type = exception_type
@@ -53,13 +59,16 @@ class TaskError(KafkaTasksError):
         self.stacktrace = stacktrace
         self.pipeline_id = pipeline_id
         self.state = state
+        self.status = status
+        self.revert_failures = revert_failures
 
     @property
     def is_cancellation(self) -> bool:
         return self.exception_type == CANCELLED_ERROR_TYPE
 
     @staticmethod
-    def of(error: TaskException, pipeline_id: str | None = None, state: Any = None) -> TaskError:
+    def of(error: TaskException, pipeline_id: str | None = None, state: Any = None,
+           status: PipelineStatus | None = None, revert_failures: tuple[str, ...] = ()) -> TaskError:
         return TaskError(
-            error.exception_type, error.exception_message, error.stacktrace, pipeline_id, state
+            error.exception_type, error.exception_message, error.stacktrace, pipeline_id, state, status, revert_failures
         )

@@ -89,7 +89,7 @@ class InProcessRunner:
                 "itself: unpause or cancel it first"
             )
         if finished.error is not None:
-            raise TaskError.of(finished.error, pipeline_id, finished.state)
+            raise TaskError.of(finished.error, pipeline_id, finished.state, finished.status, finished.revert_failures)
         return finished.result
 
     async def action_async(self, pipeline_id: str, action: Action) -> None:

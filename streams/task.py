@@ -53,6 +53,7 @@ class BoundTask:
         display_name: str | None,
         with_context: bool,
         timeout: float | None = None,
+        revert: str | None = None,
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -64,6 +65,7 @@ class BoundTask:
         self.display_name = display_name
         self.with_context = with_context
         self.timeout = timeout
+        self.revert = revert  # the name of the task that undoes this one
         self.signature = Signature.of(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -89,6 +91,7 @@ class BoundTask:
             retry=self.retry,
             worker_name=self.worker_name,
             display_name=self.display_name,
+            revert=self.revert,
         )
 
     @property

@@ -16,13 +16,14 @@ from streams import (
     in_parallel,
     with_pause_pipeline,
 )
-from tests.scenarios.shared import Captures, Counters
+from tests.scenarios.shared import Captures, Counters, Journal
 
 tasks = KafkaTasks(app_id="scenarios")
 
 # Call counters and captured arguments, shared with the test process (a test uses a fresh key).
 CALLS = Counters()
 CAPTURED = Captures()
+JOURNAL = Journal()  # what tasks and their reverts did, in order
 
 
 class Point(NamedTuple):
@@ -383,3 +384,46 @@ async def slow_until_second_call(key: str) -> int:
     if calls < 2:
         await asyncio.sleep(5)
     return calls
+
+
+# -- reverts (@tasks.bind(revert=...)) ----------------------------------------------------------
+
+
+def unbook(key: str, item: str, result: str) -> None:
+    JOURNAL.append(key, f"cancel {result}")
+
+
+@tasks.bind(revert=unbook)
+def book(key: str, item: str) -> str:
+    JOURNAL.append(key, f"book {item}")
+    return f"{item}-booking"
+
+
+def unbook_next(previous: Any, key: str, item: str, result: str) -> None:
+    JOURNAL.append(key, f"cancel {result}")
+
+
+@tasks.bind(revert=unbook_next)
+def book_next(previous: Any, key: str, item: str) -> str:
+    """Books after a previous step (whose result comes first)."""
+    JOURNAL.append(key, f"book {item}")
+    return f"{item}-booking"
+
+
+def unbook_refused(previous: Any, key: str, item: str, result: str) -> None:
+    JOURNAL.append(key, f"cannot cancel {result}")
+    raise RuntimeError(f"{item} bookings cannot be cancelled")
+
+
+@tasks.bind(revert=unbook_refused)
+def book_final(previous: Any, key: str, item: str) -> str:
+    JOURNAL.append(key, f"book {item}")
+    return f"{item}-booking"
+
+
+@tasks.bind()
+def charge(previous: Any, key: str, amount: int) -> str:
+    JOURNAL.append(key, f"charge {amount}")
+    if amount > 100:
+        raise ValueError(f"card declined for {amount}")
+    return "charged"

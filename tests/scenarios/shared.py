@@ -64,3 +64,17 @@ class Captures:
             return pickle.loads(_file("captured", key).read_bytes())
         except FileNotFoundError:
             raise KeyError(key) from None
+
+
+class Journal:
+    """`journal.append(key, line)` in a task, `journal[key]` (the lines, in order) in a test."""
+
+    def append(self, key: str, line: str) -> None:
+        with open(_file("journal", key), "a") as f:  # one small O_APPEND write: atomic
+            f.write(line.replace("\n", " ") + "\n")
+
+    def __getitem__(self, key: str) -> list[str]:
+        try:
+            return _file("journal", key).read_text().splitlines()
+        except FileNotFoundError:
+            return []
