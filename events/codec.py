@@ -170,6 +170,7 @@ def _entry_to_avro(entry: TaskEntry | GroupEntry) -> tuple[str, dict[str, Any]]:
                 "display_name": entry.display_name,
                 "is_wait": entry.is_wait,
                 "revert": entry.revert,
+                "requires": None if entry.requires is None else list(entry.requires),
             },
         )
     return (
@@ -180,6 +181,7 @@ def _entry_to_avro(entry: TaskEntry | GroupEntry) -> tuple[str, dict[str, Any]]:
             "max_parallelism": entry.max_parallelism,
             "return_exceptions": entry.return_exceptions,
             "is_wait": entry.is_wait,
+            "graph_level": entry.graph_level,
         },
     )
 
@@ -214,6 +216,7 @@ def _entry_from_avro(tagged: tuple[str, dict[str, Any]]) -> TaskEntry | GroupEnt
             display_name=r["display_name"],
             is_wait=r["is_wait"],
             revert=r["revert"],
+            requires=None if r["requires"] is None else tuple(r["requires"]),
         )
     return GroupEntry(
         group_id=r["group_id"],
@@ -221,6 +224,7 @@ def _entry_from_avro(tagged: tuple[str, dict[str, Any]]) -> TaskEntry | GroupEnt
         max_parallelism=r["max_parallelism"],
         return_exceptions=r["return_exceptions"],
         is_wait=r["is_wait"],
+        graph_level=r["graph_level"],
     )
 
 

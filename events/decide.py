@@ -35,7 +35,14 @@ from events.messages import (
 )
 from events.plan import GroupPlan
 from events.schedule import ScheduleState, decide_schedule
-from events.spec import BUILTIN_FLATTEN, EntryKind, TaskEntry
+from events.spec import (
+    BUILTIN_FLATTEN,
+    BUILTIN_GRAPH_INPUTS,
+    BUILTIN_GRAPH_MERGE,
+    BUILTIN_IDENTITY,
+    EntryKind,
+    TaskEntry,
+)
 from events.state import (
     NO_VALUE,
     ChainRun,
@@ -360,9 +367,9 @@ class _Decision:
                     self.skipped.append(entry.uid)
                     pos += 1
                     continue
-                if entry.task_name == BUILTIN_FLATTEN:
+                if entry.task_name in _BUILTINS:
                     assert isinstance(outcome, Success)
-                    outcome = Success([x for part in outcome.value for x in part], outcome.state)
+                    outcome = Success(_BUILTINS[entry.task_name](outcome.value, entry.args), outcome.state)
                     pos += 1
                     continue
                 if entry.kind is EntryKind.FINALLY:
@@ -394,6 +401,11 @@ class _Decision:
             args = (outcome.error, *entry.args)
         elif entry.kind is EntryKind.FINALLY:
             args = entry.args  # a finally gets no previous result, only its own arguments
+        elif entry.requires is not None:  # a graph step: its inputs by name, from the store
+            assert isinstance(outcome, Success)
+            store = outcome.value if type(outcome.value) is dict else {}
+            args = entry.args
+            kwargs = {**{name: store[name] for name in entry.requires if name in store}, **entry.kwargs}
         else:
             assert isinstance(outcome, Success)
             # The previous result goes first: a tuple spreads, anything else is one argument.
@@ -465,6 +477,8 @@ class _Decision:
         state = merge_states([o.state for o in outcomes])
         failures = [o.error for o in outcomes if isinstance(o, Failure)]
         if failures and not group.entry.return_exceptions:
+            if group.entry.graph_level and len(failures) == 1:
+                return Failure(failures[0], state)
             return Failure(aggregate(group.entry.group_id, failures), state)
         values = [o.value if isinstance(o, Success) else o.error for o in outcomes]
         return Success(values, state)
@@ -625,6 +639,27 @@ class _Decision:
                 reply_topic=event.reply_topic,
             )
         )
+
+
+def _graph_inputs(previous: Any, args: tuple[Any, ...]) -> dict[str, Any]:
+    # A graph continuing a pipeline starts from the previous result when it is a dict; its own
+    # inputs win.
+    return {**(previous if type(previous) is dict else {}), **args[0]}
+
+
+def _graph_merge(results: list[Any], names: tuple[Any, ...]) -> dict[str, Any]:
+    store = dict(results[0])  # the identity branch: the store before the level
+    store.update((name, value) for name, value in zip(names, results[1:], strict=True) if name)
+    return store
+
+
+# Steps the orchestrator computes itself, without a worker: (previous result, entry args) -> result.
+_BUILTINS = {
+    BUILTIN_FLATTEN: lambda value, _: [x for part in value for x in part],
+    BUILTIN_IDENTITY: lambda value, _: value,
+    BUILTIN_GRAPH_INPUTS: _graph_inputs,
+    BUILTIN_GRAPH_MERGE: _graph_merge,
+}
 
 
 def _empty_mutation() -> Any:

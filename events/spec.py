@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BUILTIN_FLATTEN = "__builtins.flatten_results"
+# Graph flows (streams/graph.py): the named inputs become the store (a dict); a group's first
+# branch carries the store past the level; the merge adds each branch's result under its name.
+BUILTIN_GRAPH_INPUTS = "__builtins.graph_inputs"
+BUILTIN_IDENTITY = "__builtins.identity"
+BUILTIN_GRAPH_MERGE = "__builtins.graph_merge"
 
 
 class EntryKind(enum.Enum):
@@ -50,6 +55,7 @@ class TaskEntry:
     display_name: str | None = None
     is_wait: bool = False
     revert: str | None = None  # the task that undoes this one if the pipeline fails (TaskFlow's revert)
+    requires: tuple[str, ...] | None = None  # a graph step: its keyword arguments, by name, from the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,9 @@ class GroupEntry:
     max_parallelism: int | None = None
     return_exceptions: bool = False
     is_wait: bool = False
+    # A level of a graph flow (streams/graph.py): one failing step fails it with its own error,
+    # as TaskFlow raises it; several with the aggregate, as any group.
+    graph_level: bool = False
 
 
 Entry = TaskEntry | GroupEntry

@@ -19,6 +19,7 @@ from streams.errors import (
     UnknownTaskError,
     UnsupportedValueError,
 )
+from streams.graph import graph, node
 from streams.retry import RetryPolicy
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "TaskTimeoutError",
     "UnknownTaskError",
     "UnsupportedValueError",
+    "graph",
     "in_parallel",
+    "node",
     "with_pause_pipeline",
 ]

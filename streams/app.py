@@ -44,6 +44,8 @@ class KafkaTasks:
         module_name: str | None = None,
         timeout: float | None = None,
         revert: Callable[..., Any] | None = None,
+        provides: str | None = None,
+        requires: list[str] | None = None,
     ) -> Any:
         """Register a function as a task: `@tasks.bind()` (or `@tasks.bind`).
 
@@ -65,6 +67,8 @@ class KafkaTasks:
                 arguments and `result=` its result; the pipeline ends REVERTED (or REVERT_FAILED)
                 and the caller gets the original error. A function (registered as a task here,
                 with the same worker name) or a task already bound.
+            provides / requires: in a `graph([...])` (OpenStack TaskFlow's graph flow), the name
+                its result is known by, and the names of its inputs (default: its parameters).
         """
 
         def register(func: Callable[..., Any]) -> BoundTask:
@@ -82,6 +86,8 @@ class KafkaTasks:
                     with_context=with_context,
                     timeout=timeout,
                     revert=undo,
+                    provides=provides,
+                    requires=None if requires is None else tuple(requires),
                 )
             )
 

@@ -54,6 +54,8 @@ class BoundTask:
         with_context: bool,
         timeout: float | None = None,
         revert: str | None = None,
+        provides: str | None = None,
+        requires: tuple[str, ...] | None = None,
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -66,6 +68,8 @@ class BoundTask:
         self.with_context = with_context
         self.timeout = timeout
         self.revert = revert  # the name of the task that undoes this one
+        self.provides = provides  # in a graph: the name of its result
+        self.requires = requires  # in a graph: its inputs' names (None: its parameters' names)
         self.signature = Signature.of(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

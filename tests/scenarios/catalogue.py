@@ -427,3 +427,55 @@ def charge(previous: Any, key: str, amount: int) -> str:
     if amount > 100:
         raise ValueError(f"card declined for {amount}")
     return "charged"
+
+
+# -- graph flows (streams/graph.py) --------------------------------------------------------------
+
+
+@tasks.bind(provides="prices")
+def load_prices(stock: str, days: int = 3) -> list[float]:
+    return [float(len(stock) + day) for day in range(days)]
+
+
+@tasks.bind(provides="low")
+def lowest(prices: list[float]) -> float:
+    return min(prices)
+
+
+@tasks.bind(provides="high")
+def highest(prices: list[float]) -> float:
+    return max(prices)
+
+
+@tasks.bind(provides="summary")
+def summarise(stock: str, low: float, high: float) -> str:
+    return f"{stock}: {low}..{high}"
+
+
+@tasks.bind(provides="spread", requires=["high", "low"])
+def spread(*bounds: float, **named: float) -> float:
+    return named["high"] - named["low"]
+
+
+@tasks.bind(provides="a")
+def needs_b(b: int) -> int:
+    return b
+
+
+@tasks.bind(provides="b")
+def needs_a(a: int) -> int:
+    return a
+
+
+@tasks.bind(provides="ticket", revert=unbook)
+def book_graph(key: str, item: str) -> str:
+    JOURNAL.append(key, f"book {item}")
+    return f"{item}-booking"
+
+
+@tasks.bind(provides="charged")
+def charge_graph(key: str, ticket: str, amount: int) -> str:
+    JOURNAL.append(key, f"charge {amount} for {ticket}")
+    if amount > 100:
+        raise ValueError(f"card declined for {amount}")
+    return "charged"

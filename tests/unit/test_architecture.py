@@ -43,7 +43,9 @@ def test_public_api_is_pinned():
         "TaskTimeoutError",
         "UnknownTaskError",
         "UnsupportedValueError",
+        "graph",
         "in_parallel",
+        "node",
         "with_pause_pipeline",
     ]
 
