@@ -313,6 +313,19 @@ class Codec:
         fastavro.schemaless_writer(buffer, schema.parsed, _to_record(event))
         return buffer.getvalue()
 
+    def encode_spec(self, spec: PipelineSpec) -> bytes:
+        """A pipeline spec alone (Avro body, no framing): how a sub-flow travels as a task argument."""
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, self.schemas["PipelineSpec"].parsed, spec_to_avro(spec))
+        return buffer.getvalue()
+
+    def decode_spec(self, raw: bytes) -> PipelineSpec:
+        record: Any = fastavro.schemaless_reader(
+            io.BytesIO(raw), self.schemas["PipelineSpec"].parsed, None,
+            return_record_name=True, return_record_name_override=True,
+        )
+        return spec_from_avro(record)
+
     def decode(self, raw: bytes) -> Any:
         """The event in `raw`, or `DecodeError` (carrying `raw`) saying what is wrong with it."""
         if not isinstance(raw, (bytes, bytearray)) or len(raw) < _HEADER.size:

@@ -13,6 +13,7 @@ from typing import Any
 
 from immutables import Map
 
+from events.errors import ChildPipelineFailed
 from events.fold import evolve
 from events.messages import (
     SCHEDULE_KEY_PREFIX,
@@ -532,7 +533,7 @@ class _Decision:
             parent.attempt,
             outcome.error,
             state,
-            (outcome.error.exception_type,),
+            (outcome.error.exception_type, CHILD_PIPELINE_FAILED),
         )
 
     # -- status and actions ------------------------------------------------------------------
@@ -639,6 +640,10 @@ class _Decision:
                 reply_topic=event.reply_topic,
             )
         )
+
+
+# (events/ cannot import streams.retry's qualified_name: the same rule, written out.)
+CHILD_PIPELINE_FAILED = f"{ChildPipelineFailed.__module__}.{ChildPipelineFailed.__qualname__}"
 
 
 def _graph_inputs(previous: Any, args: tuple[Any, ...]) -> dict[str, Any]:

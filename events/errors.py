@@ -58,3 +58,9 @@ class TaskTimeoutError(KafkaTasksError, TimeoutError):
 
 class CommandFailedError(KafkaTasksError, RuntimeError):
     """A command task's process exited non-zero; the message carries the end of its stderr."""
+
+
+class ChildPipelineFailed(KafkaTasksError):
+    """Never raised: its name is in the exception types of every failure a child pipeline hands
+    its parent task (beside the child's own error type), so a RetryPolicy can retry "whatever
+    failed in the child" (sub-flows, streams/subflow.py) without retrying the task's own errors."""

@@ -21,9 +21,12 @@ from streams.errors import (
 )
 from streams.graph import graph, node
 from streams.retry import RetryPolicy
+from streams.subflows import ForEach, ParameterizedForEach, Times, subflow
 
 __all__ = [
     "Action",
+    "ForEach",
+    "ParameterizedForEach",
     "ActionRejectedError",
     "CommandFailedError",
     "DecodeError",
@@ -37,10 +40,12 @@ __all__ = [
     "TaskError",
     "TaskException",
     "TaskTimeoutError",
+    "Times",
     "UnknownTaskError",
     "UnsupportedValueError",
     "graph",
     "in_parallel",
     "node",
+    "subflow",
     "with_pause_pipeline",
 ]

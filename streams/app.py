@@ -10,6 +10,7 @@ from events.errors import UnknownTaskError
 from streams.builder import PipelineBuilder
 from streams.retry import RetryPolicy
 from streams.schedule import Schedule
+from streams.subflows import register_subflow_task
 from streams.task import BoundTask
 
 
@@ -30,6 +31,7 @@ class KafkaTasks:
         self.default_worker_name = default_worker_name
         self._tasks: dict[str, BoundTask] = {}
         self.schedules: dict[str, Schedule] = {}
+        register_subflow_task(self)  # the builtin task that runs sub-flow attempts (streams/subflows.py)
 
     def bind(
         self,

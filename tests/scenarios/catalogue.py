@@ -479,3 +479,32 @@ def charge_graph(key: str, ticket: str, amount: int) -> str:
     if amount > 100:
         raise ValueError(f"card declined for {amount}")
     return "charged"
+
+
+# -- sub-flows with retry strategies (streams/subflows.py) ----------------------------------------
+
+
+@tasks.bind()
+def pay(previous: Any, key: str, failures: int) -> str:
+    calls = CALLS.increment(f"{key}-pay")
+    JOURNAL.append(key, f"pay #{calls}")
+    if calls <= failures:
+        raise ValueError(f"declined #{calls}")
+    return f"paid on attempt {calls}"
+
+
+@tasks.bind()
+def connect(host: str) -> str:
+    if host.startswith("down"):
+        raise ConnectionError(f"{host} is down")
+    return f"connected to {host}"
+
+
+@tasks.bind()
+def hosts_of(region: str) -> dict[str, Any]:
+    return {"hosts": [f"down-{region}-1", f"{region}-2", f"{region}-3"]}
+
+
+@tasks.bind()
+def all_down(previous: Any) -> list[str]:
+    return ["down-1", "down-2"]
