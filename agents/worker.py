@@ -19,11 +19,11 @@ from agents.in_flight import InFlight
 from agents.request_gate import RequestGate
 from events.codec import Codec
 from events.errors import DecodeError, PayloadTooLargeError, UnknownTaskError, UnsupportedValueError
-from events.messages import TaskFailed, TaskRequested
+from events.messages import TaskFailed, TaskRequested, TaskStatusChanged
 from streams.admin import consumer_config, ensure_app_topics, producer_config
 from streams.app import KafkaTasks
 from streams.dead_letters import dead_letter_headers
-from streams.executor import execute, failed
+from streams.executor import ended, execute, failed, started
 from streams.retry import qualified_name
 from streams.settings import Settings
 from streams.topics import Topics
@@ -166,7 +166,7 @@ class Worker:
         """Run one request and produce what becomes of it; the request counts as done once the
         broker has every record of that."""
         try:
-            handled = await self._handle(message)
+            handled = await self._handle(message, producer)
         except Exception as error:  # a bug of ours, not the task's (execute() catches those)
             failures.append(error)  # stop: the request runs again after a restart
             raise
@@ -187,6 +187,12 @@ class Worker:
             producer.produce(**record, on_delivery=on_delivery)
         self.processed += 1
 
+    def _announce(self, producer: Producer, event: TaskStatusChanged) -> None:
+        """STARTED: to the status topic (unacknowledged: a notification, not part of the task's
+        outcome) and to this process's callbacks."""
+        producer.produce(self.topics.status, key=event.pipeline_id.encode(), value=self.codec.encode(event))
+        self.tasks.listeners.dispatch(event)
+
     def _records(self, handled: Handled) -> list[dict[str, Any]]:
         """The outcome for the pipeline events topic and, for a problem, the dead letter."""
         records = []
@@ -204,7 +210,7 @@ class Worker:
                             "headers": headers})
         return records
 
-    async def _handle(self, message: Any) -> Handled:
+    async def _handle(self, message: Any, producer: Producer) -> Handled:
         try:
             request = self.codec.decode(message.value())
         except DecodeError as error:
@@ -212,7 +218,9 @@ class Worker:
         if not isinstance(request, TaskRequested):
             return Handled(message, problem=f"a {type(request).__name__} on a request topic, where only "
                                             "TaskRequested belongs; send it to the pipeline events topic")
+        self._announce(producer, started(request))
         outcome = await execute(self.tasks, request)
+        self.tasks.listeners.dispatch(ended(request, outcome))  # (the orchestrator puts its own on the status topic)
         encoded = self.codec.encode(outcome)
         limit_bytes = self.settings.max_message_bytes
         if len(encoded) > limit_bytes:

@@ -44,6 +44,7 @@ EVENT_TYPES: dict[str, type] = {
         m.TimerElapsed,
         m.ScheduleDefined,
         m.ScheduleUpdated,
+        m.TaskStatusChanged,
     )
 }
 

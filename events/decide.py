@@ -31,6 +31,7 @@ from events.messages import (
     TaskFailed,
     TaskRequested,
     TasksSkipped,
+    TaskStatusChanged,
     TaskSucceeded,
     child_pipeline_id,
 )
@@ -228,10 +229,14 @@ class _Decision:
             return
         outcome = run.outcome
         assert outcome is not None  # the fold records an outcome with every finished task
+        task = self.plan.tasks[uid]
+        if isinstance(outcome, Success):
+            self.task_event(uid, task.entry.task_name, run.attempt, "SUCCEEDED")
+        else:
+            self.task_event(uid, task.entry.task_name, run.attempt, "FAILED", outcome.error.exception_message)
         if isinstance(outcome, Failure) and self.should_retry(run):
             self.schedule_retry(uid, run)
             return
-        task = self.plan.tasks[uid]
         chain = self.chains[task.chain_id]
         if task.entry.revert is not None and isinstance(outcome, Success) and run.request is not None:
             self.remember_revert(task.entry.revert, run.request, outcome)
@@ -280,6 +285,7 @@ class _Decision:
         assert run.request is not None and run.request.retry is not None
         due = self.now + run.request.retry.delay_for(run.attempt + 1)
         self.tasks[uid] = TaskRun(TaskStatus.RETRY_WAIT, run.attempt, run.request)
+        self.task_event(uid, run.request.task_name, run.attempt + 1, "RETRYING")
         self.timers[uid] = due
         self.out.append(RetryScheduled(self.base.pipeline_id, self.base.run, uid, run.attempt + 1, due))
 
@@ -333,14 +339,20 @@ class _Decision:
         )
         self.tasks[request.uid] = TaskRun(TaskStatus.RUNNING, 0, request)
         self.out.append(request)
+        self.task_event(undo.uid, self.plan.tasks[undo.uid].entry.task_name, 0, "REVERTING")
 
     def revert_done(self, uid: str, run: TaskRun) -> None:
         # A failed revert is recorded and the others still run: undo as much as can be undone.
+        original = uid.removesuffix(":revert")
+        task_name = self.plan.tasks[original].entry.task_name
         if isinstance(run.outcome, Failure) and run.request is not None:
             error = run.outcome.error
             self.revert_failures = (
                 *self.revert_failures, f"{run.request.task_name}: {error.exception_type}: {error.exception_message}"
             )
+            self.task_event(original, task_name, 0, "REVERT_FAILED", error.exception_message)
+        else:
+            self.task_event(original, task_name, 0, "REVERTED")
         self.tasks[uid] = TaskRun(TaskStatus.DONE, run.attempt)
         if len(self.compensations):
             self.revert_next()
@@ -438,6 +450,11 @@ class _Decision:
             self.next_held += 1
         else:
             self.out.append(request)
+            self.task_event(request.uid, request.task_name, request.attempt, "REQUESTED")
+
+    def task_event(self, uid: str, task_name: str, attempt: int, status: str, message: str = "") -> None:
+        """A task's transition, for the status topic (notifications)."""
+        self.out.append(TaskStatusChanged(self.base.pipeline_id, self.base.run, uid, task_name, attempt, status, message))
 
     def start_group(self, group: GroupPlan, outcome: Success) -> None:
         width = len(group.chain_ids)
@@ -566,8 +583,9 @@ class _Decision:
         elif event.action is Action.UNPAUSE:
             self.set_status(S.RUNNING)
             held = self.held.finish()
-            self.out.extend(held[seq] for seq in sorted(held.keys()))
             self.held = _empty_mutation()
+            for seq in sorted(held.keys()):
+                self.send(held[seq])
         self.answer(event, True)
         children = self.children.finish()
         self.children = children.mutate()

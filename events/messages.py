@@ -160,6 +160,20 @@ class PipelineStatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskStatusChanged:
+    """A task's transition: REQUESTED, STARTED (from the worker), SUCCEEDED, FAILED, RETRYING,
+    REVERTING, REVERTED or REVERT_FAILED (its revert's fate). On the status topic."""
+
+    pipeline_id: str
+    run: int
+    uid: str
+    task_name: str
+    attempt: int
+    task_status: str
+    message: str = ""  # FAILED / REVERT_FAILED: the error
+
+
+@dataclass(frozen=True, slots=True)
 class TasksSkipped:
     pipeline_id: str
     run: int
@@ -256,4 +270,5 @@ Event = (
     | PipelineFinished
     | SubmissionRejected
     | ScheduleUpdated
+    | TaskStatusChanged
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 from events.errors import UnknownTaskError
 from streams.builder import PipelineBuilder
+from streams.notifications import Listeners
 from streams.retry import RetryPolicy
 from streams.schedule import Schedule
 from streams.subflows import register_subflow_task
@@ -31,6 +32,7 @@ class KafkaTasks:
         self.default_worker_name = default_worker_name
         self._tasks: dict[str, BoundTask] = {}
         self.schedules: dict[str, Schedule] = {}
+        self.listeners = Listeners()
         register_subflow_task(self)  # the builtin task that runs sub-flow attempts (streams/subflows.py)
 
     def bind(
@@ -137,6 +139,19 @@ class KafkaTasks:
                       worker_name=worker_name or self.default_worker_name, display_name=display_name, with_context=False)
         )
 
+    def on(self, pattern: str, callback: Callable[[Any], Any] | None = None) -> Any:
+        """Call `callback(event)` on every task or pipeline transition matching `pattern`:
+        `"task.failed"`, `"task.*"`, `"pipeline.completed"`, `"*"` (streams/notifications.py).
+        Workers call it for the tasks they run, clients (`tasks.client(...)`) for everything on
+        the status topic, the in-process runner for everything. Also a decorator:
+        `@tasks.on("task.failed")`."""
+
+        def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            self.listeners.add(pattern, fn)
+            return fn
+
+        return register(callback) if callback is not None else register
+
     def schedule(
         self,
         name: str,
@@ -183,7 +198,8 @@ class KafkaTasks:
         from streams.settings import Settings
 
         return KafkaTasksClient(
-            Settings(app_id=self.app_id, bootstrap_servers=bootstrap_servers, broker=broker, **settings)
+            Settings(app_id=self.app_id, bootstrap_servers=bootstrap_servers, broker=broker, **settings),
+            listeners=self.listeners,
         )
 
     def in_process(self, clock: Callable[[], float] | None = None) -> Any:

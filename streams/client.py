@@ -17,6 +17,7 @@ from events.status import PipelineStatus
 from streams.admin import consumer_config, ensure_app_topics, producer_config
 from streams.builder import PipelineBuilder
 from streams.errors import TaskError
+from streams.notifications import Listeners
 from streams.replay import read_topic
 from streams.schedule import Schedule
 from streams.settings import Settings
@@ -59,8 +60,11 @@ class KafkaTasksClient:
     wait for), and matches replies to requests by submission or action id.
     """
 
-    def __init__(self, settings: Settings, reply_topic: str | None = None) -> None:
+    def __init__(self, settings: Settings, reply_topic: str | None = None, listeners: Listeners | None = None) -> None:
+        """`listeners` (an app's `tasks.on(...)` callbacks, as `tasks.client(...)` passes them):
+        this client then also reads the status topic, from its end, and calls them."""
         self.settings = settings
+        self.listeners = listeners
         self.topics = ensure_app_topics(settings)
         self.reply_topic = reply_topic or self.topics.replies
         self.codec = Codec()
@@ -220,25 +224,26 @@ class KafkaTasksClient:
 
     def _assign_at_end(self) -> None:
         # Explicit offsets, read now: a reply produced right after submit cannot be skipped.
-        partitions = [
-            TopicPartition(self.reply_topic, p, self._high_watermark(TopicPartition(self.reply_topic, p)))
-            for p in self._reply_partitions()
-        ]
-        self._consumer.assign(partitions)
+        topics = [self.reply_topic, *([self.topics.status] if self.listeners else [])]
+        self._consumer.assign([
+            TopicPartition(name, p, self._high_watermark(TopicPartition(name, p)))
+            for name in topics
+            for p in self._partitions(name)
+        ])
 
-    def _reply_partitions(self, timeout_s: float = 30.0) -> list[int]:
-        """The replies topic's partitions, once every one has a leader. Right after the topic is
-        created a broker can answer with no partitions at all: assigning that would leave this
-        client deaf to every reply (seen on a fresh three-node cluster, issue #9)."""
+    def _partitions(self, name: str, timeout_s: float = 30.0) -> list[int]:
+        """A topic's partitions, once every one has a leader. Right after the topic is created a
+        broker can answer with no partitions at all: assigning that would leave this client deaf
+        to every reply (seen on a fresh three-node cluster, issue #9)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            topic = self._consumer.list_topics(self.reply_topic, timeout=10).topics.get(self.reply_topic)
+            topic = self._consumer.list_topics(name, timeout=10).topics.get(name)
             if topic is not None and topic.error is None and topic.partitions:
                 if all(p.leader >= 0 for p in topic.partitions.values()):
                     return sorted(topic.partitions)
             if time.monotonic() > deadline:
                 raise KafkaTasksError(
-                    f"the replies topic {self.reply_topic} has no partitions with a leader after {timeout_s:.0f} s; "
+                    f"the topic {name} has no partitions with a leader after {timeout_s:.0f} s; "
                     "check that the brokers are up"
                 )
             time.sleep(0.1)
@@ -274,6 +279,10 @@ class KafkaTasksClient:
             try:
                 reply = self.codec.decode(message.value() or b"")
             except Exception:  # a foreign record on the replies topic is not ours to answer
+                continue
+            if message.topic() == self.topics.status:
+                if self.listeners is not None:
+                    self.listeners.dispatch(reply)
                 continue
             self._resolve(reply)
 

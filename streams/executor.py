@@ -11,7 +11,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from events.errors import PipelineDefinitionError, TaskTimeoutError
-from events.messages import TaskFailed, TaskRequested, TaskSucceeded
+from events.messages import TaskFailed, TaskRequested, TaskStatusChanged, TaskSucceeded
 from events.spec import validate
 from events.task_exception import TaskException
 from events.values import ensure_carriable
@@ -33,6 +33,22 @@ async def execute(tasks: KafkaTasks, request: TaskRequested) -> TaskSucceeded | 
         return _succeeded(task, request, returned)
     except Exception as ex:  # the task's failure is data for the pipeline, not our crash
         return failed(request, ex)
+
+
+def started(request: TaskRequested) -> TaskStatusChanged:
+    """The STARTED transition a worker announces when it begins a request."""
+    return _transition(request, "STARTED")
+
+
+def ended(request: TaskRequested, outcome: TaskSucceeded | TaskFailed) -> TaskStatusChanged:
+    """SUCCEEDED or FAILED, as the worker that ran the request saw it."""
+    if isinstance(outcome, TaskFailed):
+        return _transition(request, "FAILED", outcome.error.exception_message)
+    return _transition(request, "SUCCEEDED")
+
+
+def _transition(request: TaskRequested, status: str, message: str = "") -> TaskStatusChanged:
+    return TaskStatusChanged(request.pipeline_id, request.run, request.uid, request.task_name, request.attempt, status, message)
 
 
 def failed(request: TaskRequested, ex: BaseException) -> TaskFailed:

@@ -31,7 +31,7 @@ from events.state import PipelineState
 from events.status import PipelineStatus
 from streams.builder import PipelineBuilder
 from streams.errors import TaskError
-from streams.executor import execute
+from streams.executor import execute, started
 
 if TYPE_CHECKING:
     from streams.app import KafkaTasks
@@ -106,7 +106,9 @@ class InProcessRunner:
             self._fold_inbox()
             if self._work:
                 request = self._work.popleft()
-                self._inbox.append(self._wire(await execute(self.tasks, request)))
+                self.tasks.listeners.dispatch(started(request))
+                outcome = await execute(self.tasks, request)
+                self._inbox.append(self._wire(outcome))
                 continue
             if self._fire_due_schedules():
                 continue
@@ -209,6 +211,7 @@ class InProcessRunner:
                 self._work.append(command)
                 continue
             self.published.append(command)
+            self.tasks.listeners.dispatch(command)
             if isinstance(command, INPUT_TYPES):
                 self._inbox.append(command)
             elif isinstance(command, PipelineFinished):

@@ -508,3 +508,13 @@ def hosts_of(region: str) -> dict[str, Any]:
 @tasks.bind()
 def all_down(previous: Any) -> list[str]:
     return ["down-1", "down-2"]
+
+
+# -- notifications (tasks.on) -----------------------------------------------------------------------
+
+
+@tasks.on("task.started")
+@tasks.on("task.failed")
+def note_transition(event: Any) -> None:
+    """Runs wherever the transition is seen: the worker process over Kafka, here in-process."""
+    JOURNAL.append(f"transitions-{event.pipeline_id}", f"{event.task_status} {event.task_name.rsplit('.', 1)[-1]}")

@@ -52,6 +52,7 @@ SAMPLES = {
     ),
     "SubmissionRejected": m.SubmissionRejected("p1", "s2", "still running", "replies"),
     "TimerElapsed": m.TimerElapsed("p1", 1700000000.25),
+    "TaskStatusChanged": m.TaskStatusChanged("p1", 1, "t1", "demo.load", 2, "FAILED", "no data for AAPL"),
     "ScheduleDefined": m.ScheduleDefined("nightly", "0 2 * * *", SPEC, 1700000000.0, None, False, True),
     "ScheduleUpdated": m.ScheduleUpdated(
         "nightly", "0 2 * * *", "ACTIVE", True, ("demo.load", "demo.average"), None, 1800000000.5,

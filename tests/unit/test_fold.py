@@ -88,9 +88,9 @@ def test_group_waits_for_every_branch_and_keeps_declaration_order():
     heads = requests(commands)
     assert len(heads) == 3
     state, commands = react(state, succeed(heads[2], 2), 0.0)
-    assert commands == []
+    assert [c.task_status for c in commands] == ["SUCCEEDED"]  # a notification, nothing else
     state, commands = react(state, succeed(heads[0], 0), 0.0)
-    assert commands == []
+    assert [c.task_status for c in commands] == ["SUCCEEDED"]
     state, commands = react(state, succeed(heads[1], 1), 0.0)
     [continuation] = requests(commands)
     assert continuation.args == ([0, 1, 2],)
@@ -112,7 +112,8 @@ def test_retry_is_scheduled_then_dispatched_when_due():
     state, commands = react(None, submitted(add.send(1, 2).set(retry_policy=policy).with_initial(state="S")), 100.0)
     request = requests(commands)[0]
     state, commands = react(state, fail(request), 100.0)
-    [scheduled] = commands
+    failed, retrying, scheduled = commands
+    assert (failed.task_status, failed.message, retrying.task_status, retrying.attempt) == ("FAILED", "boom", "RETRYING", 1)
     assert scheduled == RetryScheduled("p1", 1, request.uid, 1, 105.0)
     assert next_wakeup(state) == 105.0
     assert decide(state, 104.0) == (state, [])

@@ -1,0 +1,117 @@
+"""Notifications (streams/notifications.py): every task and pipeline transition is an event on the
+status topic, and `tasks.on(pattern, callback)` sees them in workers, clients and in-process."""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from events.messages import PipelineStatusChanged, TaskStatusChanged
+from streams import KafkaTasks, RetryPolicy, TaskError
+from streams.client import KafkaTasksClient
+from streams.notifications import Listeners
+from tests.scenarios.catalogue import JOURNAL, add, fail, flaky_bound
+
+app = KafkaTasks("notifications")
+_calls: dict[str, int] = {}
+
+
+@app.bind(retry_policy=RetryPolicy(retry_for=[ValueError], max_retries=1, delay=timedelta(0)))
+def wobbly(key: str) -> str:
+    _calls[key] = _calls.get(key, 0) + 1
+    if _calls[key] == 1:
+        raise ValueError("first try fails")
+    return "steady"
+
+
+def undo(key: str, result: str) -> None:
+    pass
+
+
+@app.bind(revert=undo)
+def reserve(key: str) -> str:
+    return f"reserved {key}"
+
+
+@app.bind()
+def refuse(previous: str) -> None:
+    raise RuntimeError("no")
+
+
+def collect(pattern: str) -> tuple[KafkaTasks, list[Any]]:
+    seen: list[Any] = []
+    app.listeners = Listeners()
+    app.on(pattern, seen.append)
+    return app, seen
+
+
+def task_statuses(seen: list[Any]) -> list[str]:
+    return [f"{e.task_status} {e.task_name.rsplit('.', 1)[-1]}" for e in seen if isinstance(e, TaskStatusChanged)]
+
+
+def test_each_task_transition_reaches_a_task_callback():
+    tasks, seen = collect("task.*")
+    assert tasks.run(wobbly.send("k1")) == "steady"
+    assert task_statuses(seen) == [
+        "REQUESTED wobbly", "STARTED wobbly", "FAILED wobbly", "RETRYING wobbly",
+        "REQUESTED wobbly", "STARTED wobbly", "SUCCEEDED wobbly",
+    ]
+    assert seen[2].message == "first try fails" and seen[4].attempt == 1
+
+
+def test_pipeline_transitions_reach_a_pipeline_callback():
+    tasks, seen = collect("pipeline.*")
+    tasks.run(wobbly.send("k2"))
+    assert [(e.previous.name, e.status.name) for e in seen] == [("PENDING", "RUNNING"), ("RUNNING", "COMPLETED")]
+    assert all(isinstance(e, PipelineStatusChanged) for e in seen)
+
+
+def test_reverts_are_transitions_of_the_task_they_undo():
+    tasks, seen = collect("task.revert*")
+    with pytest.raises(TaskError):
+        tasks.run(reserve.send("k3").continue_with(refuse))
+    assert task_statuses(seen) == ["REVERTING reserve", "REVERTED reserve"]
+
+
+def test_a_pattern_picks_one_status_and_a_failing_callback_breaks_nothing():
+    tasks, seen = collect("task.succeeded")
+    tasks.on("*", lambda event: 1 / 0)
+    assert tasks.run(wobbly.send("k4")) == "steady"
+    assert task_statuses(seen) == ["SUCCEEDED wobbly"]
+
+
+def test_a_bad_pattern_says_which_patterns_exist():
+    with pytest.raises(ValueError, match="'task.<status>', 'pipeline.<status>' or '\\*'"):
+        KafkaTasks("x").on("tasks.failed", print)
+
+
+def test_workers_call_back_on_the_tasks_they_run(driver):
+    """The catalogue's callback (tasks.on in tests/scenarios/catalogue.py) runs in the worker
+    process over Kafka, and here in-process."""
+    pipeline = add.send(1, 2).continue_with(fail)
+    with pytest.raises(TaskError):
+        driver.run(pipeline)
+    journal = JOURNAL[f"transitions-{pipeline.id}"]
+    assert journal == ["STARTED add", "STARTED fail", "FAILED fail"]
+
+
+@pytest.mark.kafka
+def test_a_client_with_callbacks_sees_every_transition_on_the_status_topic(kafka_driver):
+    seen: list[Any] = []
+    listeners = Listeners()
+    listeners.add("*", seen.append)
+    with KafkaTasksClient(kafka_driver.settings, listeners=listeners) as client:
+        pipeline = flaky_bound.send(f"notify-{time.monotonic_ns()}", 1)
+        assert client.submit(pipeline).result(60).endswith("after 2")
+        deadline = time.monotonic() + 30
+        while not any(isinstance(e, PipelineStatusChanged) and e.status.is_finished for e in seen):
+            assert time.monotonic() < deadline, f"no finished status among {seen}"
+            time.sleep(0.1)
+    mine = [e for e in seen if e.pipeline_id == pipeline.id]
+    orchestrated = [s for s in task_statuses(mine) if not s.startswith("STARTED")]
+    assert orchestrated == ["REQUESTED flaky_bound", "FAILED flaky_bound", "RETRYING flaky_bound",
+                            "REQUESTED flaky_bound", "SUCCEEDED flaky_bound"]
+    assert task_statuses(mine).count("STARTED flaky_bound") == 2  # from the worker
+    assert [e.status.name for e in mine if isinstance(e, PipelineStatusChanged)] == ["RUNNING", "COMPLETED"]
