@@ -187,10 +187,13 @@ class Worker:
             producer.produce(**record, on_delivery=on_delivery)
         self.processed += 1
 
-    def _announce(self, producer: Producer, event: TaskStatusChanged) -> None:
+    def _announce(self, producer: Producer, event: TaskStatusChanged, request_sla: bool) -> None:
         """STARTED: to the status topic (unacknowledged: a notification, not part of the task's
         outcome) and to this process's callbacks."""
-        producer.produce(self.topics.status, key=event.pipeline_id.encode(), value=self.codec.encode(event))
+        value = self.codec.encode(event)
+        producer.produce(self.topics.status, key=event.pipeline_id.encode(), value=value)
+        if request_sla:  # the orchestrator watches this run's start (SlaMissed otherwise)
+            producer.produce(self.topics.pipeline_events, key=event.pipeline_id.encode(), value=value)
         self.tasks.listeners.dispatch(event)
 
     def _records(self, handled: Handled) -> list[dict[str, Any]]:
@@ -218,7 +221,7 @@ class Worker:
         if not isinstance(request, TaskRequested):
             return Handled(message, problem=f"a {type(request).__name__} on a request topic, where only "
                                             "TaskRequested belongs; send it to the pipeline events topic")
-        self._announce(producer, started(request))
+        self._announce(producer, started(request), request.sla_s is not None)
         outcome = await execute(self.tasks, request)
         self.tasks.listeners.dispatch(ended(request, outcome))  # (the orchestrator puts its own on the status topic)
         encoded = self.codec.encode(outcome)

@@ -45,6 +45,7 @@ EVENT_TYPES: dict[str, type] = {
         m.ScheduleDefined,
         m.ScheduleUpdated,
         m.TaskStatusChanged,
+        m.SlaMissed,
     )
 }
 
@@ -172,6 +173,7 @@ def _entry_to_avro(entry: TaskEntry | GroupEntry) -> tuple[str, dict[str, Any]]:
                 "is_wait": entry.is_wait,
                 "revert": entry.revert,
                 "requires": None if entry.requires is None else list(entry.requires),
+                "sla_s": entry.sla_s,
             },
         )
     return (
@@ -218,6 +220,7 @@ def _entry_from_avro(tagged: tuple[str, dict[str, Any]]) -> TaskEntry | GroupEnt
             is_wait=r["is_wait"],
             revert=r["revert"],
             requires=None if r["requires"] is None else tuple(r["requires"]),
+            sla_s=r["sla_s"],
         )
     return GroupEntry(
         group_id=r["group_id"],

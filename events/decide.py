@@ -27,6 +27,7 @@ from events.messages import (
     PipelineStatusChanged,
     PipelineSubmitted,
     RetryScheduled,
+    SlaMissed,
     SubmissionRejected,
     TaskFailed,
     TaskRequested,
@@ -73,6 +74,7 @@ def decide(state: PipelineState | None, now: float) -> tuple[PipelineState | Non
         return state, []
     decision = _Decision(state, now)
     decision.fire_due_timers()
+    decision.report_missed_slas()
     for item in state.agenda:
         decision.handle(item)
     return decision.finish(), decision.out
@@ -106,9 +108,11 @@ def _unknown_pipeline(event: PipelineActionRequested) -> PipelineActionApplied:
 
 def next_wakeup(state: PipelineState | None) -> float | None:
     """When decide next has something to do without a new event (a retry falling due)."""
-    if state is None or not state.timers:
+    if state is None:
         return None
-    return min(state.timers.values())
+    sla_due = getattr(state, "sla_due", None)  # (schedules have none)
+    due = [*state.timers.values(), *(sla_due.values() if sla_due else ())]
+    return min(due) if due else None
 
 
 def merge_states(states: list[Any]) -> Any:
@@ -128,7 +132,7 @@ def merge_states(states: list[Any]) -> Any:
 
 
 def _due_timers(state: PipelineState, now: float) -> bool:
-    return any(due <= now for due in state.timers.values())
+    return any(due <= now for due in state.timers.values()) or any(due <= now for due in state.sla_due.values())
 
 
 class _Decision:
@@ -145,6 +149,7 @@ class _Decision:
         self.held = state.held.mutate()
         self.next_held = state.next_held
         self.timers = state.timers.mutate()
+        self.sla_due = state.sla_due.mutate()
         self.children = state.children.mutate()
         self.last_state = state.last_state
         self.outcome = state.outcome
@@ -167,6 +172,7 @@ class _Decision:
             held=self.held.finish(),
             next_held=self.next_held,
             timers=self.timers.finish(),
+            sla_due=self.sla_due.finish(),
             children=self.children.finish(),
             last_state=self.last_state,
             outcome=self.outcome,
@@ -217,6 +223,7 @@ class _Decision:
 
     def task_done(self, uid: str) -> None:
         run: TaskRun = self.tasks[uid]
+        self.sla_due.pop(uid, None)  # over: whether its start was reported or not
         if run.request is not None:  # an orchestrator task's child, if any, is over
             self.children.pop(self.child_id_of(run), None)
         if self.status is S.REVERTING:
@@ -360,6 +367,21 @@ class _Decision:
         assert self.reverting is not None
         self.end(self.reverting, S.REVERT_FAILED if self.revert_failures else S.REVERTED)
 
+    # -- SLAs ----------------------------------------------------------------------------------
+
+    def report_missed_slas(self) -> None:
+        due = self.sla_due.finish()  # (a MapMutation cannot be iterated)
+        self.sla_due = due.mutate()
+        for uid, at in sorted(due.items(), key=lambda item: item[1]):
+            if at > self.now:
+                continue
+            del self.sla_due[uid]
+            run: TaskRun | None = self.tasks.get(uid)
+            request = run.request if run is not None else None
+            if request is not None and request.sla_s is not None:
+                self.out.append(SlaMissed(self.base.pipeline_id, self.base.run, uid, request.task_name, request.attempt,
+                                          request.sla_s, at - request.sla_s))
+
     # -- walking chains ----------------------------------------------------------------------
 
     def drain(self) -> None:
@@ -440,6 +462,7 @@ class _Decision:
             worker_name=entry.worker_name,
             display_name=entry.display_name,
             root_pipeline_id=self.base.root_pipeline_id,
+            sla_s=entry.sla_s,
         )
         self.tasks[entry.uid] = TaskRun(TaskStatus.RUNNING, 0, request)
         self.send(request)
@@ -451,6 +474,8 @@ class _Decision:
         else:
             self.out.append(request)
             self.task_event(request.uid, request.task_name, request.attempt, "REQUESTED")
+            if request.sla_s is not None:
+                self.sla_due[request.uid] = self.now + request.sla_s
 
     def task_event(self, uid: str, task_name: str, attempt: int, status: str, message: str = "") -> None:
         """A task's transition, for the status topic (notifications)."""
@@ -518,6 +543,7 @@ class _Decision:
         self.finished_at = self.now
         self.held = _empty_mutation()
         self.timers = _empty_mutation()
+        self.sla_due = _empty_mutation()
         self.compensations = _empty_mutation()
         self.ready.clear()
         self.out.append(self.reply(outcome, status))

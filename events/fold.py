@@ -13,6 +13,7 @@ from events.messages import (
     PipelineActionRequested,
     PipelineSubmitted,
     TaskFailed,
+    TaskStatusChanged,
     TaskSucceeded,
 )
 from events.schedule import evolve_schedule, is_schedule_event
@@ -72,6 +73,14 @@ def _(event: TaskFailed, state: PipelineState | None) -> PipelineState | None:
     # The request stays: decide may retry it unchanged.
     run = TaskRun(TaskStatus.FAILED, task.attempt, task.request, outcome, event.exception_mro)
     return _record(state, event.uid, run, event.state)
+
+
+@_evolve.register
+def _(event: TaskStatusChanged, state: PipelineState | None) -> PipelineState | None:
+    # A worker reports the start of runs with an SLA: the deadline is kept, no SlaMissed.
+    if state is None or event.run != state.run or event.task_status != "STARTED" or event.uid not in state.sla_due:
+        return state
+    return state.evolve(sla_due=state.sla_due.delete(event.uid))
 
 
 @_evolve.register

@@ -87,6 +87,7 @@ class TaskRequested:
     worker_name: str | None = None
     display_name: str | None = None
     root_pipeline_id: str | None = None
+    sla_s: float | None = None  # the worker reports the start to the orchestrator (SlaMissed)
 
     @property
     def request_id(self) -> str:
@@ -171,6 +172,19 @@ class TaskStatusChanged:
     attempt: int
     task_status: str
     message: str = ""  # FAILED / REVERT_FAILED: the error
+
+
+@dataclass(frozen=True, slots=True)
+class SlaMissed:
+    """A run had not started `sla_s` after its request. On the status topic."""
+
+    pipeline_id: str
+    run: int
+    uid: str
+    task_name: str
+    attempt: int
+    sla_s: float
+    requested_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,4 +285,5 @@ Event = (
     | SubmissionRejected
     | ScheduleUpdated
     | TaskStatusChanged
+    | SlaMissed
 )

@@ -107,6 +107,7 @@ class PipelineState:
     held: Map = Map()  # sequence -> TaskRequested held back while PAUSED
     next_held: int = 0
     timers: Map = Map()  # task uid -> due time of its retry
+    sla_due: Map = Map()  # task uid -> when its run must have started (a SlaMissed after)
     children: Map = Map()  # child pipeline id -> uid of the task waiting for it
     seen_actions: Map = Map()  # action id -> True: an action applies once
     agenda: tuple[tuple[Any, ...], ...] = ()

@@ -50,6 +50,7 @@ class KafkaTasks:
         revert: Callable[..., Any] | None = None,
         provides: str | None = None,
         requires: list[str] | None = None,
+        sla: float | None = None,
     ) -> Any:
         """Register a function as a task: `@tasks.bind()` (or `@tasks.bind`).
 
@@ -73,6 +74,8 @@ class KafkaTasks:
                 with the same worker name) or a task already bound.
             provides / requires: in a `graph([...])` (OpenStack TaskFlow's graph flow), the name
                 its result is known by, and the names of its inputs (default: its parameters).
+            sla: seconds a run may wait for a worker; past that, a `SlaMissed` event goes to the
+                status topic (`tasks.on("task.sla_missed")`) and the run goes on.
         """
 
         def register(func: Callable[..., Any]) -> BoundTask:
@@ -92,6 +95,7 @@ class KafkaTasks:
                     revert=undo,
                     provides=provides,
                     requires=None if requires is None else tuple(requires),
+                    sla=sla,
                 )
             )
 

@@ -104,13 +104,17 @@ class InProcessRunner:
         deadline = None if timeout is None else self.clock() + timeout
         while True:
             self._fold_inbox()
+            # Due timers first, also between tasks: a run waiting behind a long one misses its SLA.
+            if self._fire_due():
+                continue
             if self._work:
                 request = self._work.popleft()
                 self.tasks.listeners.dispatch(started(request))
+                if request.sla_s is not None:  # as a worker reports it to the orchestrator
+                    self._inbox.append(self._wire(started(request)))
+                    self._fold_inbox()
                 outcome = await execute(self.tasks, request)
                 self._inbox.append(self._wire(outcome))
-                continue
-            if self._fire_due_schedules():
                 continue
             # Schedules always have a next slot: waiting for it would never end. They fire when
             # the clock has reached them (a test's clock moves on, then calls run_due()).
@@ -127,10 +131,11 @@ class InProcessRunner:
                 self.states[pipeline_id], commands = decide(state, self.clock())
                 self._route(commands)
 
-    def _fire_due_schedules(self) -> bool:
+    def _fire_due(self) -> bool:
+        """Decide every pipeline and schedule with something due by the clock now."""
         now, fired = self.clock(), False
         for key, state in list(self.states.items()):
-            wake = next_wakeup(state) if isinstance(state, ScheduleState) else None
+            wake = next_wakeup(state)
             if wake is not None and wake <= now:
                 self.states[key], commands = decide(state, now)
                 self._route(commands)

@@ -3,7 +3,7 @@ notifications).
 
 Every transition is an event on the status topic: `PipelineStatusChanged`, `TaskStatusChanged`
 (REQUESTED, STARTED, SUCCEEDED, FAILED, RETRYING, REVERTING, REVERTED, REVERT_FAILED) and
-`TasksSkipped`. A callback is registered under a pattern, `"<task|pipeline>.<status>"` in lower
+`TasksSkipped`, and `SlaMissed` (`"task.sla_missed"`). A callback is registered under a pattern, `"<task|pipeline>.<status>"` in lower
 case with `*` wildcards (`"task.failed"`, `"pipeline.*"`, `"*"`), and receives the event. Workers
 call them for the tasks they run (started, succeeded, failed), clients for everything on the
 status topic, the in-process runner for everything it decides. A failing callback is logged and
@@ -29,6 +29,8 @@ def topics_of(event: Any) -> Iterator[tuple[str, Any]]:
         yield f"task.{event.task_status.lower()}", event
     elif isinstance(event, m.PipelineStatusChanged):
         yield f"pipeline.{event.status.name.lower()}", event
+    elif isinstance(event, m.SlaMissed):
+        yield "task.sla_missed", event
     elif isinstance(event, m.TasksSkipped):
         for uid in event.uids:  # one batched event for a skipped group: a transition per task
             yield "task.skipped", m.TaskStatusChanged(event.pipeline_id, event.run, uid, "", 0, "SKIPPED")

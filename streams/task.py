@@ -56,6 +56,7 @@ class BoundTask:
         revert: str | None = None,
         provides: str | None = None,
         requires: tuple[str, ...] | None = None,
+        sla: float | None = None,
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -70,6 +71,7 @@ class BoundTask:
         self.revert = revert  # the name of the task that undoes this one
         self.provides = provides  # in a graph: the name of its result
         self.requires = requires  # in a graph: its inputs' names (None: its parameters' names)
+        self.sla = sla  # seconds a run may wait to start before a SlaMissed event
         self.signature = Signature.of(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -96,6 +98,7 @@ class BoundTask:
             worker_name=self.worker_name,
             display_name=self.display_name,
             revert=self.revert,
+            sla_s=self.sla,
         )
 
     @property

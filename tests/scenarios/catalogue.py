@@ -518,3 +518,39 @@ def all_down(previous: Any) -> list[str]:
 def note_transition(event: Any) -> None:
     """Runs wherever the transition is seen: the worker process over Kafka, here in-process."""
     JOURNAL.append(f"transitions-{event.pipeline_id}", f"{event.task_status} {event.task_name.rsplit('.', 1)[-1]}")
+
+
+# -- SLAs (@tasks.bind(sla=...)) ------------------------------------------------------------------
+
+
+@tasks.bind()
+def linger(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+@tasks.bind(sla=0.2)
+def prompt(x: Any) -> Any:
+    return x
+
+
+@tasks.bind(sla=1.0, worker_name="nobody")
+def unserved(x: Any) -> Any:
+    """No worker serves the worker name `nobody`: it never starts."""
+    return x
+
+
+@tasks.on("task.sla_missed")
+def note_sla_missed(event: Any) -> None:
+    JOURNAL.append(f"sla-{event.pipeline_id}", f"{event.task_name.rsplit('.', 1)[-1]} {event.sla_s}")
+
+
+@tasks.bind(sla=0.2)
+def slow_prompt(seconds: float) -> float:
+    """Starts at once, then runs past its SLA: no SlaMissed (the SLA is about starting)."""
+    import time
+
+    time.sleep(seconds)
+    return seconds

@@ -52,6 +52,7 @@ SAMPLES = {
     ),
     "SubmissionRejected": m.SubmissionRejected("p1", "s2", "still running", "replies"),
     "TimerElapsed": m.TimerElapsed("p1", 1700000000.25),
+    "SlaMissed": m.SlaMissed("p1", 1, "t1", "demo.load", 0, 30.0, 1700000000.5),
     "TaskStatusChanged": m.TaskStatusChanged("p1", 1, "t1", "demo.load", 2, "FAILED", "no data for AAPL"),
     "ScheduleDefined": m.ScheduleDefined("nightly", "0 2 * * *", SPEC, 1700000000.0, None, False, True),
     "ScheduleUpdated": m.ScheduleUpdated(
