@@ -46,6 +46,8 @@ EVENT_TYPES: dict[str, type] = {
         m.ScheduleUpdated,
         m.TaskStatusChanged,
         m.SlaMissed,
+        m.PermitRequested,
+        m.PermitReleased,
     )
 }
 
@@ -174,6 +176,7 @@ def _entry_to_avro(entry: TaskEntry | GroupEntry) -> tuple[str, dict[str, Any]]:
                 "revert": entry.revert,
                 "requires": None if entry.requires is None else list(entry.requires),
                 "sla_s": entry.sla_s,
+                "concurrency": entry.concurrency,
             },
         )
     return (
@@ -221,6 +224,7 @@ def _entry_from_avro(tagged: tuple[str, dict[str, Any]]) -> TaskEntry | GroupEnt
             revert=r["revert"],
             requires=None if r["requires"] is None else tuple(r["requires"]),
             sla_s=r["sla_s"],
+            concurrency=r["concurrency"],
         )
     return GroupEntry(
         group_id=r["group_id"],
@@ -282,6 +286,9 @@ _FIELD_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "uids": (list, tuple),
     "task_names": (list, tuple),
     "revert_failures": (list, tuple),
+    "request_ids": (list, tuple),
+    # PermitRequested carries a whole TaskRequested (bound below, once _to_record exists).
+    "request": (lambda v: _to_record(v), lambda d: _from_record(m.TaskRequested, d)),
     "exception_mro": (list, tuple),
 }
 

@@ -15,12 +15,15 @@ from immutables import Map
 
 from events.errors import ChildPipelineFailed
 from events.fold import evolve
+from events.limiter import LimiterState, decide_limiter
 from events.messages import (
     SCHEDULE_KEY_PREFIX,
     Action,
     Event,
     InputRejected,
     ParentTask,
+    PermitReleased,
+    PermitRequested,
     PipelineActionApplied,
     PipelineActionRequested,
     PipelineFinished,
@@ -70,6 +73,8 @@ def decide(state: PipelineState | None, now: float) -> tuple[PipelineState | Non
         return None, []
     if isinstance(state, ScheduleState):
         return decide_schedule(state, now)  # type: ignore[return-value]
+    if isinstance(state, LimiterState):
+        return decide_limiter(state, now)  # type: ignore[return-value]
     if not state.agenda and not _due_timers(state, now):
         return state, []
     decision = _Decision(state, now)
@@ -224,6 +229,8 @@ class _Decision:
     def task_done(self, uid: str) -> None:
         run: TaskRun = self.tasks[uid]
         self.sla_due.pop(uid, None)  # over: whether its start was reported or not
+        if run.request is not None and run.request.concurrency is not None:
+            self.out.append(PermitReleased(run.request.task_name, (run.request.request_id,)))
         if run.request is not None:  # an orchestrator task's child, if any, is over
             self.children.pop(self.child_id_of(run), None)
         if self.status is S.REVERTING:
@@ -463,6 +470,7 @@ class _Decision:
             display_name=entry.display_name,
             root_pipeline_id=self.base.root_pipeline_id,
             sla_s=entry.sla_s,
+            concurrency=entry.concurrency,
         )
         self.tasks[entry.uid] = TaskRun(TaskStatus.RUNNING, 0, request)
         self.send(request)
@@ -472,7 +480,8 @@ class _Decision:
             self.held[self.next_held] = request
             self.next_held += 1
         else:
-            self.out.append(request)
+            # A limited task goes through its limiter, which sends it on when a permit is free.
+            self.out.append(request if request.concurrency is None else PermitRequested(request, request.concurrency))
             self.task_event(request.uid, request.task_name, request.attempt, "REQUESTED")
             if request.sla_s is not None:
                 self.sla_due[request.uid] = self.now + request.sla_s
@@ -538,6 +547,15 @@ class _Decision:
         self.end(outcome, status)
 
     def end(self, outcome: Outcome, status: PipelineStatus) -> None:
+        # Runs still out hold (or wait for) permits their outcomes will not release now.
+        tasks = self.tasks.finish()
+        self.tasks = tasks.mutate()
+        held: dict[str, list[str]] = {}
+        for run in tasks.values():
+            request = run.request
+            if run.status in (TaskStatus.RUNNING, TaskStatus.AWAITING_CHILD) and request and request.concurrency:
+                held.setdefault(request.task_name, []).append(request.request_id)
+        self.out.extend(PermitReleased(name, tuple(ids)) for name, ids in sorted(held.items()))
         self.set_status(status)
         self.outcome = outcome
         self.finished_at = self.now

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import singledispatch
 
+from events.limiter import evolve_limiter, is_limiter_event
 from events.messages import (
     InputRejected,
     PipelineActionRequested,
@@ -26,6 +27,8 @@ def evolve(state: PipelineState | None, event: object) -> PipelineState | None:
     schedule (events/schedule.py: schedules share the table and the topic)."""
     if is_schedule_event(state, event):
         return evolve_schedule(state, event)
+    if is_limiter_event(state, event):
+        return evolve_limiter(state, event)
     return _evolve(event, state)
 
 
@@ -57,9 +60,11 @@ def _(event: TaskSucceeded, state: PipelineState | None) -> PipelineState | None
         state = state.evolve(tasks=state.tasks.set(event.uid, run))
         return _add_work(state, (Work.SPAWN_CHILD, event.uid, event))
     outcome = Success(event.result, event.state)
-    # The request goes (memory), unless a revert needs its arguments should the pipeline fail.
+    # The request goes (memory), unless a revert needs its arguments should the pipeline fail,
+    # or its permit must be released (decide does both).
     plan = state.plan.tasks.get(event.uid)
-    request = task.request if plan is not None and plan.entry.revert is not None else None
+    keep = plan is not None and (plan.entry.revert is not None or plan.entry.concurrency is not None)
+    request = task.request if keep else None
     run = TaskRun(TaskStatus.SUCCEEDED, task.attempt, request, outcome, pause_after=event.pause)
     return _record(state, event.uid, run, event.state)
 

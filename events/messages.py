@@ -31,6 +31,7 @@ def child_pipeline_id(parent_request_id: str) -> str:
 
 
 SCHEDULE_KEY_PREFIX = "schedule:"
+LIMIT_KEY_PREFIX = "limit:"
 
 
 def schedule_key(name: str) -> str:
@@ -88,6 +89,7 @@ class TaskRequested:
     display_name: str | None = None
     root_pipeline_id: str | None = None
     sla_s: float | None = None  # the worker reports the start to the orchestrator (SlaMissed)
+    concurrency: int | None = None  # runs at most this many at once: through a permit (events/limiter.py)
 
     @property
     def request_id(self) -> str:
@@ -268,12 +270,59 @@ class ScheduleUpdated:
         return schedule_key(self.name)
 
 
+@dataclass(frozen=True, slots=True)
+class PermitRequested:
+    """A pipeline asks the concurrency limit of a task (events/limiter.py) to send `request` on
+    once fewer than `limit` runs of the task hold a permit. Key: `limit:<task name>`."""
+
+    request: TaskRequested
+    limit: int
+
+    @staticmethod
+    def key_of(task_name: str) -> str:
+        return LIMIT_KEY_PREFIX + task_name
+
+    @property
+    def pipeline_id(self) -> str:
+        return self.key_of(self.request.task_name)
+
+
+@dataclass(frozen=True, slots=True)
+class PermitReleased:
+    """The runs `request_ids` of `task_name` no longer hold (or wait for) permits. A pipeline
+    that ends releases its runs of a task in one event: released one by one, a waiting run could
+    be sent on in between."""
+
+    task_name: str
+    request_ids: tuple[str, ...]
+
+    @property
+    def pipeline_id(self) -> str:
+        return PermitRequested.key_of(self.task_name)
+
+
 InputEvent = (
-    PipelineSubmitted | TaskSucceeded | TaskFailed | PipelineActionRequested | TimerElapsed | ScheduleDefined
+    PipelineSubmitted
+    | TaskSucceeded
+    | TaskFailed
+    | PipelineActionRequested
+    | TimerElapsed
+    | ScheduleDefined
+    | PermitRequested
+    | PermitReleased
 )
 # The events some pipeline folds: where decide emits one (a child's submission, a child's outcome
 # for its parent, an action for a child), every driver routes it back to the orchestrator.
-INPUT_TYPES = (PipelineSubmitted, TaskSucceeded, TaskFailed, PipelineActionRequested, TimerElapsed, ScheduleDefined)
+INPUT_TYPES = (
+    PipelineSubmitted,
+    TaskSucceeded,
+    TaskFailed,
+    PipelineActionRequested,
+    TimerElapsed,
+    ScheduleDefined,
+    PermitRequested,
+    PermitReleased,
+)
 Event = (
     InputEvent
     | TaskRequested

@@ -57,6 +57,7 @@ class TaskEntry:
     revert: str | None = None  # the task that undoes this one if the pipeline fails (TaskFlow's revert)
     requires: tuple[str, ...] | None = None  # a graph step: its keyword arguments, by name, from the store
     sla_s: float | None = None  # a SlaMissed event if a run has not started this long after its request
+    concurrency: int | None = None  # at most this many runs at once, across pipelines (events/limiter.py)
 
 
 @dataclass(frozen=True, slots=True)

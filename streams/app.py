@@ -51,6 +51,7 @@ class KafkaTasks:
         provides: str | None = None,
         requires: list[str] | None = None,
         sla: float | None = None,
+        concurrency: int | None = None,
     ) -> Any:
         """Register a function as a task: `@tasks.bind()` (or `@tasks.bind`).
 
@@ -76,7 +77,11 @@ class KafkaTasks:
                 its result is known by, and the names of its inputs (default: its parameters).
             sla: seconds a run may wait for a worker; past that, a `SlaMissed` event goes to the
                 status topic (`tasks.on("task.sla_missed")`) and the run goes on.
+            concurrency: at most this many runs of the task at once, across every pipeline and
+                worker (the orchestrator holds the others back, oldest first: events/limiter.py).
         """
+        if concurrency is not None and concurrency < 1:
+            raise ValueError(f"concurrency must be 1 or more, not {concurrency}")
 
         def register(func: Callable[..., Any]) -> BoundTask:
             name = f"{module_name or func.__module__}.{func.__qualname__}"
@@ -96,6 +101,7 @@ class KafkaTasks:
                     provides=provides,
                     requires=None if requires is None else tuple(requires),
                     sla=sla,
+                    concurrency=concurrency,
                 )
             )
 

@@ -57,6 +57,7 @@ class BoundTask:
         provides: str | None = None,
         requires: tuple[str, ...] | None = None,
         sla: float | None = None,
+        concurrency: int | None = None,
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -72,6 +73,7 @@ class BoundTask:
         self.provides = provides  # in a graph: the name of its result
         self.requires = requires  # in a graph: its inputs' names (None: its parameters' names)
         self.sla = sla  # seconds a run may wait to start before a SlaMissed event
+        self.concurrency = concurrency  # at most this many runs at once, across all pipelines
         self.signature = Signature.of(fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -99,6 +101,7 @@ class BoundTask:
             display_name=self.display_name,
             revert=self.revert,
             sla_s=self.sla,
+            concurrency=self.concurrency,
         )
 
     @property

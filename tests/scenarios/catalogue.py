@@ -554,3 +554,16 @@ def slow_prompt(seconds: float) -> float:
 
     time.sleep(seconds)
     return seconds
+
+
+# -- concurrency limits (@tasks.bind(concurrency=...)) ---------------------------------------------
+
+
+@tasks.bind(concurrency=2)
+async def guarded(key: str, seconds: float) -> str:
+    """At most two runs at once, across pipelines: the journal shows each run's start and end.
+    (Async: a worker runs plain functions one at a time unless they have a timeout.)"""
+    JOURNAL.append(key, "+")
+    await asyncio.sleep(seconds)
+    JOURNAL.append(key, "-")
+    return "done"

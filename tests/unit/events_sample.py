@@ -52,6 +52,12 @@ SAMPLES = {
     ),
     "SubmissionRejected": m.SubmissionRejected("p1", "s2", "still running", "replies"),
     "TimerElapsed": m.TimerElapsed("p1", 1700000000.25),
+    "PermitRequested": m.PermitRequested(
+        m.TaskRequested("p1", 1, "t1", 2, "demo.load", ("AAPL",), {"days": 5}, None, True, RETRY, "io", None, "p0",
+                        None, 3),
+        3,
+    ),
+    "PermitReleased": m.PermitReleased("demo.load", ("p1:1:t1:2", "p2:1:t1:0")),
     "SlaMissed": m.SlaMissed("p1", 1, "t1", "demo.load", 0, 30.0, 1700000000.5),
     "TaskStatusChanged": m.TaskStatusChanged("p1", 1, "t1", "demo.load", 2, "FAILED", "no data for AAPL"),
     "ScheduleDefined": m.ScheduleDefined("nightly", "0 2 * * *", SPEC, 1700000000.0, None, False, True),
