@@ -28,7 +28,7 @@ def test_partitions_paused_before_a_rebalance_are_fetched_from_when_they_come_ba
     settings = Settings(app_id="gate", bootstrap_servers=broker.bootstrap_servers,
                         broker=getattr(broker, "kind", "kafka"))
     topic = f"gate-{uuid.uuid4().hex[:8]}"
-    ensure_topics(settings, [topic])
+    ensure_topics(settings.with_(partitions=1), [topic])  # one partition: the records come in order
     producer = confluent_kafka.Producer(producer_config(settings))
     for i in range(3):
         producer.produce(topic, str(i).encode())
