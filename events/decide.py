@@ -89,6 +89,10 @@ def react(state: PipelineState | None, event: object, now: float) -> tuple[Pipel
     """One step of either driver: fold the event, then decide."""
     if state is None and isinstance(event, PipelineActionRequested):
         return None, [_unknown_pipeline(event)]
+    if state is None and isinstance(event, InputRejected):
+        # Most likely a submission nobody could read (a foreign client's bad framing or schema):
+        # its sender waits on the default replies topic, keyed by the pipeline id it chose.
+        return None, [SubmissionRejected(event.pipeline_id, "", event.reason)]
     return decide(evolve(state, event), now)
 
 

@@ -209,6 +209,22 @@ def cmd_schedule_change(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schemas(args: argparse.Namespace) -> int:
+    """List the event schemas with their fixed ids; export them for other languages."""
+    from schemas import load, standalone
+
+    loaded = load()
+    rows = sorted(loaded.by_name.values(), key=lambda s: s.schema_id)
+    for schema in rows:
+        print(f"{schema.schema_id:>5}  {schema.full_name} v{schema.version}  ({schema.path.name})")
+    if args.export:
+        args.export.mkdir(parents=True, exist_ok=True)
+        for schema in rows:
+            (args.export / f"{schema.name}.avsc").write_text(json.dumps(standalone(schema.name, loaded), indent=2) + "\n")
+        print(f"wrote {len(rows)} standalone schemas (references written out) to {args.export}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the local broker, an orchestrator and a worker; run the stocks pipeline; stop all."""
     from examples.stocks import STOCKS, pipeline, tasks
@@ -348,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         change = connected(name, help, schedule_commands)
         change.add_argument("name")
         change.set_defaults(func=cmd_schedule_change)
+
+    schemas = commands.add_parser("schemas", help="list the Avro schemas and their ids; export them for other languages")
+    schemas.add_argument("--export", type=Path, metavar="DIR", help="write each schema, standalone, to DIR/<Name>.avsc")
+    schemas.set_defaults(func=cmd_schemas)
 
     commands.add_parser("demo", help="run the stocks pipeline end to end on the local broker").set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)

@@ -11,13 +11,16 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from events.codec import Codec
 from events.errors import PayloadTooLargeError, UnknownTaskError, UnsupportedValueError
+from events.messages import SubmissionRejected
 from events.task_exception import INPUT_REJECTED_ERROR_TYPE
 from streams import KafkaTasks, in_parallel
 from streams.admin import consumer_config, producer_config
 from streams.client import KafkaTasksClient
 from streams.dead_letters import read_headers
 from streams.errors import TaskError
+from streams.replay import read_topic
 from streams.settings import Settings
 from streams.topics import Topics
 from tests.integration.bad_input_app import echo, huge, lengths, sleep_then_echo, tasks, text_of, unsendable
@@ -92,6 +95,12 @@ def test_garbage_on_the_pipeline_events_topic_is_dead_lettered_and_the_orchestra
     assert value == garbage
     assert "not a Kafka Tasks event" in headers["error"]
     assert int(headers["source-offset"]) >= 0 and int(headers["source-partition"]) >= 0
+    # A foreign client that sent it waits for an answer on the replies topic, by its key.
+    codec = Codec()
+    answers = [codec.decode(r.value) for r in read_topic(settings, Topics(settings.app_id).replies) if r.key == marker]
+    [rejected] = answers
+    assert isinstance(rejected, SubmissionRejected) and rejected.submission_id == ""
+    assert "not a Kafka Tasks event" in rejected.message and "dead-letters" in rejected.message
 
 
 def test_garbage_on_a_request_topic_is_dead_lettered_and_the_worker_goes_on(deployment: Any) -> None:

@@ -267,12 +267,16 @@ def test_rejected_input_fails_a_running_pipeline_at_once_and_later_results_are_i
     assert react(state, succeed(running, 3), 0.0) == (state, [])
 
 
-def test_rejected_input_is_ignored_once_the_pipeline_has_finished_or_if_it_is_unknown():
+def test_rejected_input_is_ignored_once_the_pipeline_has_finished():
     state, commands = react(None, submitted(add.send(1, 2)), 0.0)
     state, _ = react(state, succeed(requests(commands)[0], 3), 0.0)
     assert state.status is S.COMPLETED
     assert react(state, InputRejected("p1", "late"), 0.0) == (state, [])
-    assert react(None, InputRejected("p1", "unknown"), 0.0) == (None, [])
+
+
+def test_rejected_input_for_an_unknown_pipeline_is_answered_as_a_rejected_submission():
+    # A foreign client's unreadable submission: it waits on the default replies topic by pipeline id.
+    assert react(None, InputRejected("p1", "not framed"), 0.0) == (None, [SubmissionRejected("p1", "", "not framed")])
 
 
 def test_rejected_input_cancels_the_child_pipelines_and_can_drop_the_progress():
