@@ -139,3 +139,34 @@ class KafkaDriver:
             raise TimeoutError("the pipeline did not settle in time")
         with self._changed:
             self._changed.wait(0.05)
+
+
+class Watcher:
+    """A client with `tasks.on`-style callbacks: it reads the status topic (from its end) and
+    keeps every transition matching `pattern`."""
+
+    def __init__(self, settings: Settings, pattern: str = "*") -> None:
+        from streams.notifications import Listeners
+
+        self.seen: list[Any] = []
+        listeners = Listeners()
+        listeners.add(pattern, self.seen.append)
+        self.client = KafkaTasksClient(settings, listeners=listeners)
+
+    def wait_for(self, found: Any, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not found(self.seen):
+            assert time.monotonic() < deadline, f"not seen within {timeout_s:.0f} s among {self.seen}"
+            time.sleep(0.1)
+
+    def wait_until_finished(self, pipeline_id: str) -> list[Any]:
+        """Every transition of the pipeline, once its final status has come."""
+        self.wait_for(lambda seen: any(isinstance(e, PipelineStatusChanged) and e.pipeline_id == pipeline_id
+                                       and e.status.is_finished for e in seen))
+        return [e for e in self.seen if e.pipeline_id == pipeline_id]
+
+    def __enter__(self) -> Watcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()

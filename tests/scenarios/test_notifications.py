@@ -10,9 +10,9 @@ import pytest
 
 from events.messages import PipelineStatusChanged, TaskStatusChanged
 from streams import KafkaTasks, RetryPolicy, TaskError
-from streams.client import KafkaTasksClient
 from streams.notifications import Listeners
 from tests.scenarios.catalogue import JOURNAL, add, fail, flaky_bound
+from tests.scenarios.kafka_driver import Watcher
 
 app = KafkaTasks("notifications")
 _calls: dict[str, int] = {}
@@ -99,17 +99,10 @@ def test_workers_call_back_on_the_tasks_they_run(driver):
 
 @pytest.mark.kafka
 def test_a_client_with_callbacks_sees_every_transition_on_the_status_topic(kafka_driver):
-    seen: list[Any] = []
-    listeners = Listeners()
-    listeners.add("*", seen.append)
-    with KafkaTasksClient(kafka_driver.settings, listeners=listeners) as client:
+    with Watcher(kafka_driver.settings) as watcher:
         pipeline = flaky_bound.send(f"notify-{time.monotonic_ns()}", 1)
-        assert client.submit(pipeline).result(60).endswith("after 2")
-        deadline = time.monotonic() + 30
-        while not any(isinstance(e, PipelineStatusChanged) and e.status.is_finished for e in seen):
-            assert time.monotonic() < deadline, f"no finished status among {seen}"
-            time.sleep(0.1)
-    mine = [e for e in seen if e.pipeline_id == pipeline.id]
+        assert watcher.client.submit(pipeline).result(60).endswith("after 2")
+        mine = watcher.wait_until_finished(pipeline.id)
     orchestrated = [s for s in task_statuses(mine) if not s.startswith("STARTED")]
     assert orchestrated == ["REQUESTED flaky_bound", "FAILED flaky_bound", "RETRYING flaky_bound",
                             "REQUESTED flaky_bound", "SUCCEEDED flaky_bound"]

@@ -2,19 +2,15 @@
 SlaMissed event on the status topic (tasks.on("task.sla_missed")); it still runs."""
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import pytest
 
 from events.messages import SlaMissed
 from streams import in_parallel
 from streams.admin import ensure_topics
-from streams.client import KafkaTasksClient
-from streams.notifications import Listeners
 from streams.topics import Topics
 from tests.scenarios.catalogue import JOURNAL, linger, prompt, slow_prompt, unserved
 from tests.scenarios.drivers import InProcessDriver
+from tests.scenarios.kafka_driver import Watcher
 
 
 def test_a_run_waiting_behind_another_past_its_sla_is_reported_and_still_runs():
@@ -35,33 +31,20 @@ def test_a_run_starting_in_time_is_not_reported_however_long_it_runs():
 
 @pytest.mark.kafka
 def test_on_kafka_the_worker_reports_the_start_so_a_long_run_is_not_reported(kafka_driver):
-    seen: list[Any] = []
-    listeners = Listeners()
-    listeners.add("*", seen.append)
-    with KafkaTasksClient(kafka_driver.settings, listeners=listeners) as client:
+    with Watcher(kafka_driver.settings) as watcher:
         pipeline = slow_prompt.send(0.8)
-        assert client.submit(pipeline).result(60) == 0.8
-        deadline = time.monotonic() + 30  # every status event of the pipeline has come
-        while not any(getattr(e, "pipeline_id", None) == pipeline.id and getattr(e, "status", None) is not None
-                      and e.status.is_finished for e in seen):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-    assert [e for e in seen if isinstance(e, SlaMissed)] == []
+        assert watcher.client.submit(pipeline).result(60) == 0.8
+        transitions = watcher.wait_until_finished(pipeline.id)  # every status event of it has come
+    assert [e for e in transitions if isinstance(e, SlaMissed)] == []
 
 
 @pytest.mark.kafka
 def test_on_kafka_a_run_no_worker_takes_is_reported(kafka_driver):
     settings = kafka_driver.settings
     ensure_topics(settings, [Topics(settings.app_id).requests("nobody")])
-    seen: list[Any] = []
-    listeners = Listeners()
-    listeners.add("task.sla_missed", seen.append)
-    with KafkaTasksClient(settings, listeners=listeners):
+    with Watcher(settings, "task.sla_missed") as watcher:
         pipeline_id = kafka_driver.submit(unserved.send(1))
-        deadline = time.monotonic() + 30
-        while not seen:
-            assert time.monotonic() < deadline, "no SlaMissed within 30 s"
-            time.sleep(0.1)
+        watcher.wait_for(bool)
         kafka_driver.cancel(pipeline_id)
-    [missed] = seen
+    [missed] = watcher.seen
     assert (missed.pipeline_id, missed.task_name.rsplit(".", 1)[-1], missed.sla_s) == (pipeline_id, "unserved", 1.0)
