@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,8 @@ class Worker:
         self.topics = Topics(settings.app_id)
         self.codec = Codec()
         self.processed = 0
+        # Plain functions run here, up to worker_concurrency at once (async ones in the loop).
+        self._threads = ThreadPoolExecutor(settings.worker_concurrency, thread_name_prefix="kafka-tasks-task")
 
     async def run(self, stop: asyncio.Event) -> None:
         ensure_app_topics(self.settings, (self.worker_name,))
@@ -140,6 +143,7 @@ class Worker:
             except KafkaException as error:
                 log.warning("could not commit on the way out; those requests run again: %s", error)
             consumer.close()
+            self._threads.shutdown(wait=False)
 
     def _fetch(self, consumer: Consumer, gate: RequestGate, free: int, commit: list[TopicPartition]) -> list[Any]:
         """In a thread (the consumer's calls block): commit, then wait briefly for requests, up
@@ -222,7 +226,7 @@ class Worker:
             return Handled(message, problem=f"a {type(request).__name__} on a request topic, where only "
                                             "TaskRequested belongs; send it to the pipeline events topic")
         self._announce(producer, started(request), request.sla_s is not None)
-        outcome = await execute(self.tasks, request)
+        outcome = await execute(self.tasks, request, self._threads)
         self.tasks.listeners.dispatch(ended(request, outcome))  # (the orchestrator puts its own on the status topic)
         encoded = self.codec.encode(outcome)
         limit_bytes = self.settings.max_message_bytes

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import traceback
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from events.errors import PipelineDefinitionError, TaskTimeoutError
@@ -25,11 +26,14 @@ if TYPE_CHECKING:
     from streams.app import KafkaTasks
 
 
-async def execute(tasks: KafkaTasks, request: TaskRequested) -> TaskSucceeded | TaskFailed:
+async def execute(tasks: KafkaTasks, request: TaskRequested, threads: Executor | None = None) -> TaskSucceeded | TaskFailed:
+    """Run `request`. With `threads` (a worker's), a plain function runs in one of them, so a
+    worker runs up to `worker_concurrency` of them side by side, as a Celery worker would; without
+    (in-process), in this thread, unless it has a timeout."""
     try:
         task = tasks.get_task(request.task_name)
         args, kwargs = bind_arguments(task, request)
-        returned = await _run(task, args, kwargs)
+        returned = await _run(task, args, kwargs, threads)
         return _succeeded(task, request, returned)
     except Exception as ex:  # the task's failure is data for the pipeline, not our crash
         return failed(request, ex)
@@ -96,15 +100,16 @@ def bind_arguments(task: BoundTask, request: TaskRequested) -> tuple[list[Any], 
     return bound, kwargs
 
 
-async def _run(task: BoundTask, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    if task.timeout is None:
-        return await _called(task, args, kwargs)
+async def _run(task: BoundTask, args: list[Any], kwargs: dict[str, Any], threads: Executor | None) -> Any:
     is_async = inspect.iscoroutinefunction(task.fn) or inspect.isasyncgenfunction(task.fn)
+    if is_async or (threads is None and task.timeout is None):
+        call = _called(task, args, kwargs)
+    else:  # a plain function can only be timed in a thread, and a thread cannot be stopped
+        call = _in_thread(task, args, kwargs, threads)
+    if task.timeout is None:
+        return await call
     try:
-        if is_async:
-            return await asyncio.wait_for(_called(task, args, kwargs), task.timeout)
-        # A plain function can only be timed in a thread, and a thread cannot be stopped.
-        return await asyncio.wait_for(asyncio.to_thread(_called_in_thread, task, args, kwargs), task.timeout)
+        return await asyncio.wait_for(call, task.timeout)
     except TimeoutError:
         abandoned = "" if is_async else " (a plain function cannot be stopped: its thread runs on, its result is dropped)"
         raise TaskTimeoutError(
@@ -118,6 +123,13 @@ async def _called(task: BoundTask, args: list[Any], kwargs: dict[str, Any]) -> A
     if inspect.isawaitable(returned):
         returned = await returned
     return await _materialise(returned)
+
+
+async def _in_thread(task: BoundTask, args: list[Any], kwargs: dict[str, Any], threads: Executor | None) -> Any:
+    returned = await asyncio.get_running_loop().run_in_executor(threads, _called_in_thread, task, args, kwargs)
+    if inspect.isawaitable(returned):  # a plain function that returned a coroutine
+        returned = await returned
+    return returned
 
 
 def _called_in_thread(task: BoundTask, args: list[Any], kwargs: dict[str, Any]) -> Any:

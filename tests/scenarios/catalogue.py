@@ -567,3 +567,14 @@ async def guarded(key: str, seconds: float) -> str:
     await asyncio.sleep(seconds)
     JOURNAL.append(key, "-")
     return "done"
+
+
+@tasks.bind()
+def sync_nap(key: str, seconds: float) -> str:
+    """A plain function: a worker runs several side by side (in its threads)."""
+    import time
+
+    JOURNAL.append(key, "+")
+    time.sleep(seconds)
+    JOURNAL.append(key, "-")
+    return "rested"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from streams import in_parallel
-from tests.scenarios.catalogue import JOURNAL, guarded
+from tests.scenarios.catalogue import JOURNAL, guarded, sync_nap
 
 
 def most_at_once(key: str) -> int:
@@ -44,3 +44,10 @@ def test_a_cancelled_pipeline_gives_its_permits_back(kafka_driver, key):
     assert kafka_driver.run(in_parallel([guarded.send(key, 0.1) for _ in range(2)])) == ["done"] * 2
     time.sleep(1.5)
     assert JOURNAL[f"{key}-a"].count("+") == 2  # the waiting two never ran
+
+
+@pytest.mark.kafka
+def test_a_worker_runs_plain_functions_side_by_side(kafka_driver, key):
+    # As a Celery worker would with --concurrency: up to worker_concurrency (8) at once.
+    assert kafka_driver.run(in_parallel([sync_nap.send(key, 0.5) for _ in range(4)])) == ["rested"] * 4
+    assert most_at_once(key) >= 3  # all four, unless one request came a fetch round later
