@@ -66,6 +66,8 @@ class Publisher:
 
     def _within_limit(self, event: Any, size: int) -> Any:
         """The event that stands in for one too large for Kafka: the pipeline learns why."""
+        if isinstance(event, m.PermitRequested):  # a limited task's request, on its way to the limiter
+            event = event.request
         if isinstance(event, m.TaskRequested):
             # Through the pipeline's own input, as if the task had failed: retries and
             # `exceptionally` apply as to any failure.

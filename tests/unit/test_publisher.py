@@ -44,3 +44,10 @@ def test_an_oversized_result_reaches_the_client_as_an_error() -> None:
 def test_any_other_oversized_event_is_an_error() -> None:
     with pytest.raises(PayloadTooLargeError, match="PipelineStatusChanged"):
         publisher()._within_limit(SAMPLES["PipelineStatusChanged"], 5_100)
+
+
+def test_an_oversized_request_of_a_limited_task_fails_that_task_too() -> None:
+    request = dataclasses.replace(SAMPLES["TaskRequested"], args=("x" * 5_000,), concurrency=2)
+    stand_in = publisher()._within_limit(m.PermitRequested(request, 2), 5_100)
+    assert isinstance(stand_in, m.TaskFailed) and (stand_in.pipeline_id, stand_in.uid) == (request.pipeline_id, request.uid)
+    assert destination(stand_in, TOPICS)[0] == TOPICS.pipeline_events
