@@ -13,7 +13,7 @@ from typing import Any
 
 from immutables import Map
 
-from events.errors import ChildPipelineFailed
+from events.errors import ChildPipelineFailed, PipelineDefinitionError
 from events.fold import evolve
 from events.limiter import LimiterState, decide_limiter
 from events.messages import (
@@ -63,7 +63,7 @@ from events.state import (
     Work,
 )
 from events.status import PipelineStatus, transition
-from events.task_exception import aggregate, cancelled, input_rejected
+from events.task_exception import TaskException, aggregate, cancelled, input_rejected
 
 S = PipelineStatus
 
@@ -415,7 +415,7 @@ class _Decision:
                     continue
                 if entry.task_name in _BUILTINS:
                     assert isinstance(outcome, Success)
-                    outcome = Success(_BUILTINS[entry.task_name](outcome.value, entry.args), outcome.state)
+                    outcome = _builtin(entry, outcome)
                     pos += 1
                     continue
                 if entry.kind is EntryKind.FINALLY:
@@ -722,6 +722,19 @@ def _graph_merge(results: list[Any], names: tuple[Any, ...]) -> dict[str, Any]:
     store = dict(results[0])  # the identity branch: the store before the level
     store.update((name, value) for name, value in zip(names, results[1:], strict=True) if name)
     return store
+
+
+def _builtin(entry: TaskEntry, outcome: Success) -> Outcome:
+    """A builtin step's outcome. A malformed one (a pipeline built by hand, say in another
+    language) fails its pipeline; it must never fail the orchestrator's batch."""
+    try:
+        return Success(_BUILTINS[entry.task_name](outcome.value, entry.args), outcome.state)
+    except Exception as ex:
+        message = (f"the builtin step {entry.task_name} cannot run on {type(outcome.value).__name__} with "
+                   f"{len(entry.args)} argument(s): {ex!r}. Build graphs and staged groups with the Python "
+                   "API (graph, in_parallel) or follow their specs exactly (docs/topics.md)")
+        return Failure(TaskException(entry.uid, f"{PipelineDefinitionError.__module__}.PipelineDefinitionError", message, ""),
+                       outcome.state)
 
 
 # Steps the orchestrator computes itself, without a worker: (previous result, entry args) -> result.

@@ -264,6 +264,7 @@ class ScheduleUpdated:
     last_slot_at: float | None = None
     last_pipeline_id: str | None = None
     runs: int = 0
+    message: str = ""  # INVALID: why
 
     @property
     def pipeline_id(self) -> str:

@@ -61,11 +61,12 @@ class ScheduleStatus(enum.Enum):
     PAUSED = "PAUSED"
     ENDED = "ENDED"  # past its end date: no slot left
     REMOVED = "REMOVED"
+    INVALID = "INVALID"  # defined with a bad name, CRON expression or dates (by a client that did not check)
 
     @property
     def is_finished(self) -> bool:
         """No slot will fire: the orchestrator's retention may drop the state."""
-        return self in (ScheduleStatus.ENDED, ScheduleStatus.REMOVED)
+        return self in (ScheduleStatus.ENDED, ScheduleStatus.REMOVED, ScheduleStatus.INVALID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class ScheduleState:
     agenda: tuple[Any, ...] = ()  # actions to answer
     changed: bool = False  # a ScheduleUpdated is owed
     finished_at: float | None = None
+    problem: str = ""  # INVALID: why
 
     @property
     def pipeline_id(self) -> str:
@@ -105,7 +107,11 @@ def is_schedule_event(state: Any, event: Any) -> bool:
 def evolve_schedule(state: Any, event: Any) -> Any:
     """The fold for keys holding a schedule."""
     if isinstance(event, ScheduleDefined):
-        if state is None or state.status is ScheduleStatus.REMOVED:
+        problem = invalid_schedule(event.name, event.cron, event.start_at, event.end_at)
+        if problem is not None and (state is None or isinstance(state, ScheduleState)):
+            # The Python API refuses these; another client's must not stop the orchestrator.
+            return ScheduleState(event, ScheduleStatus.INVALID, changed=True, problem=problem)
+        if state is None or state.status in (ScheduleStatus.REMOVED, ScheduleStatus.INVALID):
             return ScheduleState(event, _status_of(event), changed=True)
         if not isinstance(state, ScheduleState) or event == state.definition:
             return state  # a pipeline under that key (cannot be redefined as a schedule), or redelivered
@@ -224,4 +230,5 @@ def _snapshot(state: ScheduleState) -> ScheduleUpdated:
         last_slot_at=state.last_slot,
         last_pipeline_id=None if state.last_slot is None else slot_pipeline_id(definition.name, state.last_slot),
         runs=state.runs,
+        message=state.problem,
     )

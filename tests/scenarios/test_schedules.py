@@ -196,3 +196,21 @@ def test_a_schedule_name_is_declared_once_per_app():
     app.schedule("x", add.send(1, 2), cron="0 2 * * *")
     with pytest.raises(ValueError, match="already declared"):
         app.schedule("x", add.send(1, 2), cron="0 3 * * *")
+
+
+def test_a_bad_definition_from_another_client_is_marked_invalid_and_never_fires():
+    from dataclasses import replace
+
+    clock, runner = runner_at()
+    good = every_10_s()
+    runner._inbox.append(replace(good.to_event(), cron="every ten seconds"))  # as a foreign client might
+    runner.run_due()
+    clock.now += 60
+    runner.run_due()
+    update = latest_update(runner, "tick")
+    assert update.schedule_status == "INVALID" and "not a CRON expression" in update.message
+    assert runner.schedule_runs("tick") == []
+    runner.add_schedule(good)  # defined again, properly
+    clock.now += 10
+    runner.run_due()
+    assert len(runner.schedule_runs("tick")) == 1

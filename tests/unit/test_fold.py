@@ -303,3 +303,17 @@ def test_a_finished_pipeline_records_when_it_finished_and_a_re_run_starts_withou
     assert state.status is S.COMPLETED and state.finished_at == 12.5
     state, _ = react(state, submitted(add.send(1, 2), submission_id="s2"), 20.0)
     assert state.status is S.RUNNING and state.finished_at is None
+
+
+def test_a_malformed_builtin_step_fails_its_pipeline_not_the_orchestrator():
+    from dataclasses import replace as replaced
+
+    from events.spec import BUILTIN_GRAPH_MERGE, TaskEntry
+
+    pipeline = echo.send(1)
+    spec = pipeline.to_spec()
+    broken = replaced(spec, entries=(*spec.entries, TaskEntry("m1", BUILTIN_GRAPH_MERGE, args=("a", "b"))))
+    state, commands = react(None, PipelineSubmitted("p1", "s1", broken), 0.0)
+    state, commands = react(state, succeed(requests(commands)[0], 1), 0.0)  # 1 is no list of results
+    [finished] = [c for c in commands if isinstance(c, PipelineFinished)]
+    assert finished.status is S.FAILED and "cannot run on int" in finished.error.exception_message
