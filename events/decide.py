@@ -554,12 +554,12 @@ class _Decision:
         # Runs still out hold (or wait for) permits their outcomes will not release now.
         tasks = self.tasks.finish()
         self.tasks = tasks.mutate()
-        held: dict[str, list[str]] = {}
+        permits: dict[str, list[str]] = {}
         for run in tasks.values():
             request = run.request
             if run.status in (TaskStatus.RUNNING, TaskStatus.AWAITING_CHILD) and request and request.concurrency:
-                held.setdefault(request.task_name, []).append(request.request_id)
-        self.out.extend(PermitReleased(name, tuple(ids)) for name, ids in sorted(held.items()))
+                permits.setdefault(request.task_name, []).append(request.request_id)
+        self.out.extend(PermitReleased(name, tuple(ids)) for name, ids in sorted(permits.items()))
         self.set_status(status)
         self.outcome = outcome
         self.finished_at = self.now
