@@ -90,6 +90,20 @@ function stocksPipeline(stocks) {
   };
 }
 
+// Right after a deployment creates its topics, brokers may not know their leaders yet: kafkajs then
+// fails with a retriable error. Try again for a while.
+async function retrying(what, fn, timeoutMs = 60000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!error.retriable || Date.now() > deadline) throw new Error(`${what}: ${error.message}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 async function main() {
   const appId = option('app-id', 'stocks');
   const schemas = loadSchemas(option('schemas', path.join(__dirname, 'schemas')));
@@ -106,7 +120,7 @@ async function main() {
   // Read the replies from their end, positioned before submitting (docs/topics.md).
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(repliesTopic);
+  const ends = await retrying('reading the replies topic\'s end', () => admin.fetchTopicOffsets(repliesTopic));
   await admin.disconnect();
   const consumer = kafka.consumer({ groupId: `node-example-${crypto.randomUUID()}` });
   await consumer.connect();
@@ -132,10 +146,10 @@ async function main() {
     spec: stocksPipeline(STOCKS),
     reply_topic: { string: repliesTopic },
   };
-  await producer.send({
+  await retrying('submitting', () => producer.send({
     topic: eventsTopic,
     messages: [{ key: pipelineId, value: encode(schemas, 'PipelineSubmitted', submitted) }],
-  });
+  }));
   console.log(`submitted pipeline ${pipelineId}`);
 
   const reply = await finished;

@@ -12,6 +12,8 @@ import pytest
 
 from examples.stocks import pipeline, tasks
 from streams.cli import main as cli
+from streams.client import KafkaTasksClient
+from streams.settings import Settings
 from tests.processes import Processes
 
 pytestmark = pytest.mark.kafka
@@ -42,6 +44,9 @@ def test_the_node_example_submits_the_stocks_pipeline_and_prints_its_result(brok
     processes.spawn("orchestrator", "orchestrator", *connection, "--state-dir", str(tmp_path / "state"))
     processes.spawn("worker", "worker", "-A", "examples.stocks", *connection)
     try:
+        with KafkaTasksClient(Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers,
+                                       broker=broker.kind)) as client:
+            expected = client.submit(pipeline()).result(180)  # the deployment is up; and the result to expect
         done = subprocess.run(
             ["node", str(EXAMPLE / "submit.js"), "--bootstrap-servers", broker.bootstrap_servers,
              "--app-id", tasks.app_id, "--schemas", str(schemas)],
@@ -53,4 +58,5 @@ def test_the_node_example_submits_the_stocks_pipeline_and_prints_its_result(brok
     lines = done.stdout.splitlines()
     assert lines[0].startswith("submitted pipeline ")
     assert lines[-1].startswith("result: ")
-    assert float(lines[-1].removeprefix("result: ")) == pytest.approx(tasks.run(pipeline()), rel=1e-12)
+    assert float(lines[-1].removeprefix("result: ")) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(tasks.run(pipeline()), rel=1e-12)
