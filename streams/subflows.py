@@ -71,8 +71,14 @@ class ParameterizedForEach:
 Strategy = Times | ForEach | ParameterizedForEach
 
 
-def subflow(pipeline: PipelineBuilder, retry: Strategy, delay: timedelta = timedelta(0)) -> PipelineBuilder:
-    """`pipeline` as one step, run again by `retry` when it fails (`delay` between attempts)."""
+def subflow(pipeline: PipelineBuilder, retry: Strategy, delay: timedelta = timedelta(0),
+            worker_name: str | None = None) -> PipelineBuilder:
+    """`pipeline` as one step, run again by `retry` when it fails (`delay` between attempts).
+
+    Args:
+        worker_name: the workers that start each attempt (a builtin step every app has; default:
+            the `default` worker name). Name yours if none serves `default`.
+    """
     pipeline.validate()
     if isinstance(retry, Times):
         plan: dict[str, Any] = {"kind": "times", "attempts": retry.attempts}
@@ -88,7 +94,7 @@ def subflow(pipeline: PipelineBuilder, retry: Strategy, delay: timedelta = timed
     plan["provides"] = retry.provides
     spec = _codec.encode_spec(pipeline.to_spec())
     step = PipelineBuilder().send(_attempt_task(), spec, plan)
-    return step.set(retry_policy=_policy(retries, delay))
+    return step.set(retry_policy=_policy(retries, delay), worker_name=worker_name)
 
 
 def _policy(retries: int, delay: timedelta) -> RetryPolicy:

@@ -62,3 +62,9 @@ def test_a_missing_value_list_says_what_to_return(driver):
     flow = echo.send({"servers": []}).continue_with(subflow(connect.send(), ParameterizedForEach("hosts")))
     with pytest.raises(TaskError, match="has no 'hosts'"):
         driver.run(flow)
+
+
+def test_the_attempts_can_be_started_by_named_workers():
+    step = subflow(connect.send(), Times(2), worker_name="gpu").to_spec().entries[0]
+    assert step.worker_name == "gpu"
+    assert subflow(connect.send(), Times(2)).to_spec().entries[0].worker_name is None  # the default workers
