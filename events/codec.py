@@ -336,14 +336,21 @@ class Codec:
         return buffer.getvalue()
 
     def encode_spec(self, spec: PipelineSpec) -> bytes:
-        """A pipeline spec alone (Avro body, no framing): how a sub-flow travels as a task argument."""
+        """A pipeline spec alone, framed like an event (its schema id first, so a later release
+        reads it with the version it was written with): how a sub-flow travels as an argument."""
+        schema = self.schemas["PipelineSpec"]
         buffer = io.BytesIO()
-        fastavro.schemaless_writer(buffer, self.schemas["PipelineSpec"].parsed, spec_to_avro(spec))
+        buffer.write(_HEADER.pack(MAGIC, schema.schema_id))
+        fastavro.schemaless_writer(buffer, schema.parsed, spec_to_avro(spec))
         return buffer.getvalue()
 
     def decode_spec(self, raw: bytes) -> PipelineSpec:
+        magic, schema_id = _HEADER.unpack_from(raw)
+        schema = self.schemas.writers.get(schema_id)
+        if magic != MAGIC or schema is None or schema.name != "PipelineSpec":
+            raise DecodeError(f"not a framed PipelineSpec (schema id {schema_id})", bytes(raw))
         record: Any = fastavro.schemaless_reader(
-            io.BytesIO(raw), self.schemas["PipelineSpec"].parsed, None,
+            io.BytesIO(raw[_HEADER.size :]), schema.parsed, None,
             return_record_name=True, return_record_name_override=True,
         )
         return spec_from_avro(record)

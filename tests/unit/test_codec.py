@@ -97,3 +97,12 @@ def test_a_truncated_event_is_a_decode_error():
     raw = codec.encode(SAMPLES["PipelineSubmitted"])
     with pytest.raises(DecodeError, match="corrupt PipelineSubmitted"):
         codec.decode(raw[:-7])
+
+
+def test_a_spec_travels_framed_with_its_version():
+    spec = SAMPLES["PipelineSubmitted"].spec
+    raw = codec.encode_spec(spec)
+    assert struct.unpack(">bI", raw[:5]) == (0, load()["PipelineSpec"].schema_id)
+    assert same(codec.decode_spec(raw), spec)
+    with pytest.raises(DecodeError, match="not a framed PipelineSpec"):
+        codec.decode_spec(codec.encode(SAMPLES["TimerElapsed"]))
