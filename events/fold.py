@@ -23,8 +23,9 @@ from events.status import PipelineStatus
 
 
 def evolve(state: PipelineState | None, event: object) -> PipelineState | None:
-    """Fold one input event into the state of its pipeline (None: not seen yet), or of its
-    schedule (events/schedule.py: schedules share the table and the topic)."""
+    """Fold one input event into the state of its pipeline (None: not seen yet), or of the
+    schedule or concurrency limiter its key names (events/schedule.py, events/limiter.py: they
+    share the pipelines' topic and table)."""
     if is_schedule_event(state, event):
         return evolve_schedule(state, event)
     if is_limiter_event(state, event):
