@@ -125,8 +125,9 @@ def test_a_worker_killed_mid_task_is_replaced_the_tasks_run_again_and_each_pipel
 
 def replace_the_only_replica_mid_flight(broker: Any, tmp_path: Any, pipelines: int, start_successor: Any) -> str:
     """One replica and a worker; `pipelines` ten-step chains are in flight when the replica is
-    SIGKILLed and `start_successor(processes)` starts the one that takes over (returning its
-    name). Every chain must finish there with its result; returns the successor's log."""
+    SIGKILLed (the worker runs 8 steps at once: take several times that many) and
+    `start_successor(processes)` starts the one that takes over (returning its name). Every chain
+    must finish there with its result; returns the successor's log."""
     settings = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=broker.kind)
     processes = Processes(tmp_path)
     client = KafkaTasksClient(settings)
@@ -157,7 +158,7 @@ def test_a_replacement_whose_table_recovery_loses_records_reads_them_again(broke
         spawn_replica(processes, broker, "replica-b", module="tests.integration.lossy_recovery")
         return "replica-b"
 
-    log = replace_the_only_replica_mid_flight(broker, tmp_path, 10, lossy_successor)
+    log = replace_the_only_replica_mid_flight(broker, tmp_path, 40, lossy_successor)
     assert "table recovery needs offset" in log  # the loss did happen
 
 
