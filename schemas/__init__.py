@@ -41,8 +41,8 @@ class Schemas:
     by_name: dict[str, Schema]  # the current (newest) version of each record
     by_id: dict[int, Schema]
     # Every schema a record may have been written with: the current ones and those of earlier
-    # releases (schemas/history/<release>/), by id. Reading an old one resolves it to the current
-    # version (Avro schema resolution: added fields take their defaults).
+    # releases (schemas/history/<release>/), by id. The codec reads a record with the schema its
+    # id names; the fields added since take their defaults there (events/codec.py).
     writers: dict[int, Schema] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Schema:
