@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from events.errors import UnknownTaskError
+from events.messages import ScheduleDefined
 from streams.builder import PipelineBuilder
 from streams.notifications import Listeners
 from streams.retry import RetryPolicy
-from streams.schedule import Schedule
+from streams.schedule import declare_schedule
 from streams.subflows import register_subflow_task
 from streams.task import BoundTask
 
@@ -31,7 +32,7 @@ class KafkaTasks:
         self.app_id = app_id
         self.default_worker_name = default_worker_name
         self._tasks: dict[str, BoundTask] = {}
-        self.schedules: dict[str, Schedule] = {}
+        self.schedules: dict[str, ScheduleDefined] = {}
         self.listeners = Listeners()
         register_subflow_task(self)  # the builtin task that runs sub-flow attempts (streams/subflows.py)
 
@@ -171,7 +172,7 @@ class KafkaTasks:
         end_date: datetime | float | None = None,
         active: bool = True,
         catch_up: bool = False,
-    ) -> Schedule:
+    ) -> ScheduleDefined:
         """Declare a recurring run: `pipeline_or_task` at every slot of `cron` (UTC; five fields,
         or six with seconds last). Declaring runs nothing: `client.add_schedule(...)` or
         `kafka-tasks schedule add -A <module>` puts it on Kafka, where exactly one run happens per
@@ -185,7 +186,7 @@ class KafkaTasks:
         """
         if name in self.schedules:
             raise ValueError(f"a schedule named {name!r} is already declared in app {self.app_id!r}: pick another name")
-        declared = Schedule.of(name, pipeline_or_task, cron, start_date, end_date, active, catch_up)
+        declared = declare_schedule(name, pipeline_or_task, cron, start_date, end_date, active, catch_up)
         self.schedules[name] = declared
         return declared
 

@@ -19,7 +19,6 @@ from streams.builder import PipelineBuilder
 from streams.errors import TaskError
 from streams.notifications import Listeners
 from streams.replay import read_topic
-from streams.schedule import Schedule
 from streams.settings import Settings
 
 DELIVERY_TIMEOUT_MS = 30_000  # how long a submission may take to reach Kafka before its handle fails
@@ -138,10 +137,10 @@ class KafkaTasksClient:
 
     # -- schedules (events/schedule.py) -------------------------------------------------------
 
-    def add_schedule(self, schedule: Schedule) -> None:
+    def add_schedule(self, schedule: m.ScheduleDefined) -> None:
         """Put a schedule declared with `tasks.schedule(...)` on Kafka (returns once Kafka has
         it). Adding one that exists redefines it: slots already run stay run."""
-        self._send(schedule.to_event())
+        self._send(schedule)
 
     async def pause_schedule_async(self, name: str, timeout: float = 30) -> None:
         await self._action(m.schedule_key(name), m.Action.PAUSE, timeout)

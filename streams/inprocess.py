@@ -22,6 +22,7 @@ from events.messages import (
     PipelineFinished,
     PipelineStatusChanged,
     PipelineSubmitted,
+    ScheduleDefined,
     SubmissionRejected,
     TaskRequested,
     schedule_key,
@@ -35,7 +36,6 @@ from streams.executor import execute, started
 
 if TYPE_CHECKING:
     from streams.app import KafkaTasks
-    from streams.schedule import Schedule
 
 
 class InProcessRunner:
@@ -142,13 +142,13 @@ class InProcessRunner:
                 fired = True
         return fired
 
-    async def add_schedule_async(self, schedule: Schedule) -> None:
-        self._inbox.append(self._wire(schedule.to_event()))
+    async def add_schedule_async(self, schedule: ScheduleDefined) -> None:
+        self._inbox.append(self._wire(schedule))
         await self.run_until_idle_async()
 
     # -- sync API, for scripts and tests -----------------------------------------------------
 
-    def add_schedule(self, schedule: Schedule) -> None:
+    def add_schedule(self, schedule: ScheduleDefined) -> None:
         """Start `schedule` (from `tasks.schedule(...)`) on this runner's clock: from then on,
         `run_due()` runs the slots the clock has passed."""
         asyncio.run(self.add_schedule_async(schedule))

@@ -203,7 +203,7 @@ def test_a_bad_definition_from_another_client_is_marked_invalid_and_never_fires(
 
     clock, runner = runner_at()
     good = every_10_s()
-    runner._inbox.append(replace(good.to_event(), cron="every ten seconds"))  # as a foreign client might
+    runner._inbox.append(replace(good, cron="every ten seconds"))  # as a foreign client might
     runner.run_due()
     clock.now += 60
     runner.run_due()
