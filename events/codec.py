@@ -18,7 +18,7 @@ from events.errors import DecodeError
 from events.spec import EntryKind, GroupEntry, Initial, PipelineSpec, RetrySpec, TaskEntry
 from events.status import PipelineStatus
 from events.task_exception import TaskException
-from schemas import Schemas, load
+from schemas import Schema, Schemas, load
 
 try:
     import numpy as np
@@ -316,10 +316,21 @@ def _from_record(cls: type, record: dict[str, Any]) -> Any:
 
 # Changes a default cannot bridge (a field renamed or split, a meaning changed): a function from
 # the record as an earlier version wrote it to the record the current code expects, keyed by
-# (schema name, the version it was written with). Applied here, at the decode
-# edge, so the fold never asks which version an event was. None so far: every change since 0.1.0
-# only added fields with defaults.
+# (schema name, the version it was written with). Applied at the decode edge, so the fold never
+# asks which version an event was. None so far: every change since 0.1.0 only added fields with
+# defaults.
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _read_body(raw: bytes, schema: Schema) -> Any:
+    """The Avro body after the framing, read with the schema it was written with."""
+    return fastavro.schemaless_reader(
+        io.BytesIO(raw[_HEADER.size :]),
+        schema.parsed,
+        None,
+        return_record_name=True,
+        return_record_name_override=True,
+    )
 
 
 class Codec:
@@ -349,11 +360,7 @@ class Codec:
         schema = self.schemas.writers.get(schema_id)
         if magic != MAGIC or schema is None or schema.name != "PipelineSpec":
             raise DecodeError(f"not a framed PipelineSpec (schema id {schema_id})", bytes(raw))
-        record: Any = fastavro.schemaless_reader(
-            io.BytesIO(raw[_HEADER.size :]), schema.parsed, None,
-            return_record_name=True, return_record_name_override=True,
-        )
-        return spec_from_avro(record)
+        return spec_from_avro(_read_body(raw, schema))
 
     def decode(self, raw: bytes) -> Any:
         """The event in `raw`, or `DecodeError` (carrying `raw`) saying what is wrong with it."""
@@ -377,13 +384,7 @@ class Codec:
             # Read as written. A record of an earlier release lacks the fields added since: the
             # conversion below gives them their defaults. (Not Avro's resolution against the
             # current schema: in the Value union it would turn bytes into str, "promoting" them.)
-            record: Any = fastavro.schemaless_reader(
-                io.BytesIO(raw[_HEADER.size :]),
-                schema.parsed,
-                None,
-                return_record_name=True,
-                return_record_name_override=True,
-            )
+            record = _read_body(raw, schema)
             upcast = UPCASTERS.get((schema.name, schema.version))
             if upcast is not None and schema is not self.schemas[schema.name]:
                 record = upcast(record)
