@@ -54,7 +54,8 @@ def deployed(kind: str, **settings: Any) -> Iterator[Deployment]:
     broker = start_broker(kind)
     workdir = Path(tempfile.mkdtemp(prefix="kafka-tasks-bench-"))
     common = ["--app-id", tasks.app_id, "--bootstrap-servers", broker.bootstrap_servers, "--broker", kind]
-    env = dict(os.environ, **{f"KAFKA_TASKS_{k.upper()}": str(v) for k, v in settings.items()})
+    variables = {f"KAFKA_TASKS_{k.upper()}": str(v) for k, v in settings.items()}
+    env = dict(os.environ, **variables)
 
     def spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], stdout=open(workdir / f"{name}.log", "wb"),
@@ -62,7 +63,8 @@ def deployed(kind: str, **settings: Any) -> Iterator[Deployment]:
 
     orchestrator = spawn("orchestrator", "orchestrator", *common, "--state-dir", str(workdir / "state"))
     worker = spawn("worker", "worker", "-A", "bench.bench_app", *common)
-    config = Settings(app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=kind)
+    # The client gets the same settings (a fetch wait, say) as the processes.
+    config = Settings.from_env(variables, app_id=tasks.app_id, bootstrap_servers=broker.bootstrap_servers, broker=kind)
     try:
         with KafkaTasksClient(config) as client:
             client.submit(inc.send(0)).result(120)
