@@ -6,6 +6,13 @@ topic, where the orchestrator keeps a limiter like any pipeline (same table, cha
 The limiter sends the request on once fewer than N runs hold a permit, oldest first; the
 pipeline sends `PermitReleased` when the run's outcome arrives, or when it ends or is cancelled
 with the run still out. Both carry the request id, so redelivered ones change nothing.
+
+A request can also come back after its run was released: an at-least-once orchestrator replica
+killed between sending a `PermitRequested` and storing its pipeline's state sends it again when
+the pipeline is folded anew, maybe after the run is over. Granted again, the task would run twice,
+and the second run's outcome, stale to its pipeline, would never release its permit: the limit
+would shrink by one for good. So the limiter remembers the last RELEASED_WINDOW released ids and
+drops requests for them.
 """
 from __future__ import annotations
 
@@ -23,6 +30,12 @@ from events.messages import (
     PipelineActionRequested,
     TaskRequested,
 )
+
+
+# How many released request ids a limiter remembers. A request comes back within one fold of its
+# pipeline's partition after a replica dies (seconds); this many releases cover that even for short
+# runs at a high limit, and cost ~50 bytes each in the limiter's stored state.
+RELEASED_WINDOW = 4096
 
 
 class LimiterStatus(enum.Enum):
@@ -43,13 +56,26 @@ class LimiterState:
     head: int = 0  # no waiting request has a lower sequence
     next_seq: int = 0
     agenda: tuple[Any, ...] = ()  # actions to answer
-    status: LimiterStatus = LimiterStatus.ACTIVE
-    finished_at: float | None = None
-    timers: Map = Map()  # none: nothing here waits for time
+    released: Map = Map()  # request id -> release sequence: the last RELEASED_WINDOW released
+    released_order: Map = Map()  # release sequence -> request id, to forget the oldest
+    released_seq: int = 0
 
+    # What the orchestrator asks of every state in its table.
     @property
     def pipeline_id(self) -> str:
         return PermitRequested.key_of(self.task_name)
+
+    @property
+    def status(self) -> LimiterStatus:
+        return LimiterStatus.ACTIVE
+
+    @property
+    def finished_at(self) -> float | None:
+        return None
+
+    @property
+    def timers(self) -> Map:
+        return Map()  # nothing here waits for time
 
     def evolve(self, **changes: Any) -> LimiterState:
         return replace(self, **changes)
@@ -69,8 +95,8 @@ def evolve_limiter(state: Any, event: Any) -> Any:
         if not isinstance(state, LimiterState):
             return state
         request_id = event.request.request_id
-        if request_id in state.running or request_id in state.waiting_ids:
-            return state  # redelivered
+        if request_id in state.running or request_id in state.waiting_ids or request_id in state.released:
+            return state  # redelivered, or sent again after its run was over
         return state.evolve(
             limit=event.limit,  # the latest deployment's limit
             waiting=state.waiting.set(state.next_seq, event.request),
@@ -81,13 +107,24 @@ def evolve_limiter(state: Any, event: Any) -> Any:
         return state
     if isinstance(event, PermitReleased):
         running, waiting, waiting_ids = state.running.mutate(), state.waiting.mutate(), state.waiting_ids.mutate()
+        released, order, seq = state.released.mutate(), state.released_order.mutate(), state.released_seq
         for request_id in event.request_ids:
             if request_id in running:
                 del running[request_id]
             elif request_id in waiting_ids:  # its pipeline ended before the run got a permit
                 del waiting[waiting_ids[request_id]]
                 del waiting_ids[request_id]
-        return state.evolve(running=running.finish(), waiting=waiting.finish(), waiting_ids=waiting_ids.finish())
+            else:
+                continue  # redelivered, or never requested here
+            released[request_id] = seq
+            order[seq] = request_id
+            if seq >= RELEASED_WINDOW:
+                oldest = order.pop(seq - RELEASED_WINDOW)
+                if released.get(oldest) == seq - RELEASED_WINDOW:  # not released again since
+                    del released[oldest]
+            seq += 1
+        return state.evolve(running=running.finish(), waiting=waiting.finish(), waiting_ids=waiting_ids.finish(),
+                            released=released.finish(), released_order=order.finish(), released_seq=seq)
     if isinstance(event, PipelineActionRequested):
         return state.evolve(agenda=(*state.agenda, event))
     return state

@@ -4,7 +4,8 @@ The orchestrator pickles each changed pipeline's state to store it. For slots da
 standard path goes through `dataclasses._dataclass_getstate`, which calls `fields()` for every
 object: on a 10,000-wide fan-out that was 60% of the orchestrator's time. Registered here instead:
 each class pickles as its constructor and its field values, read by one `attrgetter`. States
-pickled the old way still load (pickle then calls `__setstate__`, as before).
+pickled the old way still load (pickle then calls `__setstate__`, as before). A constructor call
+also lets a field added at the end, with a default, load from states stored before it existed.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from events import messages, plan, spec, state, task_exception
+from events import limiter, messages, plan, schedule, spec, state, task_exception
 
 
 def _reducer(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
@@ -51,4 +52,4 @@ def register(*modules: ModuleType) -> list[type]:
     return registered
 
 
-REGISTERED = register(messages, plan, spec, state, task_exception)
+REGISTERED = register(limiter, messages, plan, schedule, spec, state, task_exception)

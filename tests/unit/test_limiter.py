@@ -76,3 +76,30 @@ def test_runs_released_together_free_no_permit_for_each_other():
     state, out = react(state, PermitReleased("app.guarded", (request(1).request_id, request(2).request_id,
                                                              request(3).request_id)), 0.0)
     assert sent(out) == [] and len(state.running) == 0 and len(state.waiting) == 0
+
+
+def test_a_request_sent_again_after_its_run_was_released_does_not_run_again():
+    # An at-least-once replica killed before storing its pipeline sends the PermitRequested again
+    # when the pipeline is folded anew, maybe after the run is over.
+    state, _ = ask(None, 1)
+    state, _ = release(state, 1)
+    state, out = ask(state, 1)
+    assert sent(out) == [] and len(state.running) == 0 and len(state.waiting) == 0
+    state, out = ask(state, 2)
+    assert sent(out) == [2]
+
+
+def test_the_limiter_remembers_a_bounded_window_of_released_runs(monkeypatch):
+    from events import limiter
+
+    monkeypatch.setattr(limiter, "RELEASED_WINDOW", 3)
+    state = None
+    for n in range(1, 6):
+        state, _ = ask(state, n)
+        state, _ = release(state, n)
+    assert sorted(state.released) == sorted(request(n).request_id for n in (3, 4, 5))
+    assert len(state.released_order) == 3
+    state, out = ask(state, 1)  # forgotten: it would run again (nothing else keeps it out)
+    assert sent(out) == [1]
+    state, out = ask(state, 5)
+    assert sent(out) == []
