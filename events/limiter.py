@@ -31,7 +31,6 @@ from events.messages import (
     TaskRequested,
 )
 
-
 # How many released request ids a limiter remembers. A request comes back within one fold of its
 # pipeline's partition after a replica dies (seconds); this many releases cover that even for short
 # runs at a high limit, and cost ~50 bytes each in the limiter's stored state.
