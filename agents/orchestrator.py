@@ -14,8 +14,9 @@ import logging
 import time
 import warnings
 import weakref
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -74,7 +75,34 @@ def processing(event: Any) -> Iterator[None]:
         _current_event.reset(token)
 
 
-def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
+class Observer(Protocol):
+    """A hook around the agent's loop (metrics, the web API's index): it sees what was folded
+    and decided, once the decisions are out. Observers keep views, never state that counts:
+    after a crash they may see an event twice, or miss one a new owner folds."""
+
+    def folded(self, event: Any, state: Any, decisions: list[Any], at: float) -> None: ...
+
+    def loaded(self, state: Any) -> None:
+        """A state read from the table after partitions moved (running or finished)."""
+
+    def forgotten(self) -> None:
+        """Partitions moved: what was learnt about others' pipelines may be stale."""
+
+    def removed(self, pipeline_id: str) -> None:
+        """A finished pipeline left the table (the retention)."""
+
+
+@dataclass
+class OrchestratorView:
+    """What the web API may read of a running orchestrator."""
+
+    app: Any
+    state_of: Any  # pipeline id -> its state on this replica, or None
+    lag: Any  # async () -> {(topic, partition): records not yet processed}
+    ready: Any  # () -> bool: partitions assigned and restored, not rebalancing
+
+
+def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Sequence[Observer] = ()) -> OrchestratorView:
     # Typed Any: the agent uses faust internals its type stubs do not declare (each use says why).
     app: Any = faust_app
     topics = Topics(settings.app_id)
@@ -142,6 +170,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
         guard.reset()
         durable.clear()
         committed.clear()
+        for observer in observers:
+            observer.forgotten()
 
     @app.on_partitions_revoked.connect
     async def finish_batch_on_revoke(sender: Any, revoked: Any, **_: Any) -> None:
@@ -214,6 +244,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 )
                 await app.consumer.seek(tp, guard.expected(tp))
         touched: dict[bytes, tuple[Any, Any, list[Any]]] = {}  # key -> (state, latest record, decisions)
+        folded: list[tuple[Any, Any, list[Any], float]] = []  # for the observers
         sent: list[Any] = []  # dead letters, acknowledged with the decisions
         for record in admitted:
             # Step 2: decode. Bytes that are not an event go to the dead letters, unchanged;
@@ -235,8 +266,11 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 current, decisions = live[key] if key in live else pipelines.get(key), []
             # Time is the event's log timestamp, not the clock: folding the log again
             # (streams/replay.py) then gives these very states.
-            state, more = intake.step(current, decoded, message.timestamp or time.time())
+            at = message.timestamp or time.time()
+            state, more = intake.step(current, decoded, at)
             decisions.extend(more)
+            if observers:
+                folded.append((decoded, state, more, at))
             touched[key] = (state, record, decisions)
         # Step 4: publish the decisions and wait until the broker has them. The new states wait
         # in `live` to be stored (step 5), so they are always stored after their decisions were
@@ -248,6 +282,9 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             for command in decisions
         ]
         await asyncio.gather(*sent)
+        for event, state, more, at in folded:
+            for observer in observers:
+                observer.folded(event, state, more, at)
         for key, (state, record, _) in touched.items():
             if state is None:
                 continue
@@ -353,6 +390,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 if TP(events.get_topic_name(), partition) not in assignment:
                     continue
                 pipelines.data._del(key)
+                for observer in observers:
+                    observer.removed(key.decode())
                 removed.append(await app.producer.send(changelog, key, None, partition, None, None))
             await asyncio.gather(*removed)
 
@@ -424,6 +463,8 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
                 wakeups.setdefault(key.decode(), wake)
             if state.status.is_finished:
                 finished.setdefault(key, state.finished_at or time.time())
+            for observer in observers:
+                observer.loaded(state)
         expiring.clear()
         expiring.update(sorted(finished.items(), key=lambda item: item[1]))
         wakeups_loaded[0] = True
@@ -441,3 +482,23 @@ def install_orchestrator(faust_app: faust.App, settings: Settings) -> None:
             if at + 0.002 <= now:  # the event's timestamp, in whole ms, must not fall before `at`
                 del wakeups[pipeline_id]
                 await events.send(key=pipeline_id.encode(), value=codec.encode(TimerElapsed(pipeline_id, now)))
+
+    def state_of(pipeline_id: str) -> Any:
+        key = pipeline_id.encode()
+        return live[key] if key in live else pipelines.get(key)
+
+    async def lag() -> dict[tuple[str, int], int]:
+        mine = [tp for tp in app.consumer.assignment() if tp.topic == events.get_topic_name()]
+        if not mine:
+            return {}
+        highwaters = await app.consumer.highwaters(*mine)
+        return {
+            (tp.topic, tp.partition): max(highwaters[tp] - (guard.expected(tp) if guard.knows(tp) else 0), 0)
+            for tp in mine
+            if tp in highwaters
+        }
+
+    def ready() -> bool:
+        return bool(app.consumer.assignment()) and not app.rebalancing and not app.tables.recovery.in_recovery
+
+    return OrchestratorView(app, state_of, lag, ready)

@@ -17,7 +17,9 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from agents.in_flight import InFlight
+from agents.metrics import WorkerMetrics
 from agents.request_gate import RequestGate
+from agents.worker_web import serve_worker_web
 from events.codec import Codec
 from events.errors import DecodeError, PayloadTooLargeError, UnknownTaskError, UnsupportedValueError
 from events.messages import TaskFailed, TaskRequested, TaskStatusChanged
@@ -57,6 +59,7 @@ class Worker:
         self.topics = Topics(settings.app_id)
         self.codec = Codec()
         self.processed = 0
+        self.metrics = WorkerMetrics()
         # Plain functions run here, up to worker_concurrency at once (async ones in the loop).
         self._threads = ThreadPoolExecutor(settings.worker_concurrency, thread_name_prefix="kafka-tasks-task")
 
@@ -83,6 +86,8 @@ class Worker:
         producer = Producer(producer_config(self.settings))
         gate = RequestGate(consumer)
         consumer.subscribe([self.topics.requests(self.worker_name)], on_assign=gate.on_assign, on_revoke=on_revoke)
+        port = self.settings.worker_web_port
+        web = await serve_worker_web(self.settings.web_bind, port, consumer, self.metrics) if port else None
         running: set[asyncio.Task[None]] = set()
         failures: list[Any] = []
         committed: dict[Any, int] = {}
@@ -142,6 +147,8 @@ class Worker:
                     consumer.commit(offsets=final, asynchronous=False)
             except KafkaException as error:
                 log.warning("could not commit on the way out; those requests run again: %s", error)
+            if web is not None:
+                await web.cleanup()
             consumer.close()
             self._threads.shutdown(wait=False)
 
@@ -226,7 +233,10 @@ class Worker:
             return Handled(message, problem=f"a {type(request).__name__} on a request topic, where only "
                                             "TaskRequested belongs; send it to the pipeline events topic")
         self._announce(producer, started(request), request.sla_s is not None)
+        began = time.monotonic()
         outcome = await execute(self.tasks, request, self._threads)
+        self.metrics.runs.labels(request.task_name, "failed" if isinstance(outcome, TaskFailed) else "succeeded").inc()
+        self.metrics.run_seconds.labels(request.task_name).observe(time.monotonic() - began)
         self.tasks.listeners.dispatch(ended(request, outcome))  # (the orchestrator puts its own on the status topic)
         encoded = self.codec.encode(outcome)
         limit_bytes = self.settings.max_message_bytes

@@ -57,9 +57,9 @@ class Deployment:
             state = self.workdir / name
             if self.restarts[name] % 2:  # every other restart: the local table is lost too
                 shutil.rmtree(state, ignore_errors=True)
-            args = ["orchestrator", *self.common, "--state-dir", str(state), *self.orchestrator_flags]
+            args = ["orchestrator", *self.common, "--state-dir", str(state), "--web-port", "0", *self.orchestrator_flags]
         else:
-            args = ["worker", "-A", "bench.bench_app", *self.common]
+            args = ["worker", "-A", "bench.bench_app", *self.common, "--web-port", "0"]
         log = open(self.workdir / f"{name}.log", "ab")
         self.running[name] = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], stdout=log,
                                               stderr=subprocess.STDOUT, cwd=ROOT)

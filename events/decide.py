@@ -163,6 +163,7 @@ class _Decision:
         self.last_state = state.last_state
         self.outcome = state.outcome
         self.finished_at = state.finished_at
+        self.started_at = state.started_at
         self.compensations = state.compensations.mutate()
         self.reverting = state.reverting
         self.revert_failures = state.revert_failures
@@ -186,6 +187,7 @@ class _Decision:
             last_state=self.last_state,
             outcome=self.outcome,
             finished_at=self.finished_at,
+            started_at=self.started_at,
             compensations=self.compensations.finish(),
             reverting=self.reverting,
             revert_failures=self.revert_failures,
@@ -213,6 +215,7 @@ class _Decision:
         self.drain()
 
     def start(self) -> None:
+        self.started_at = self.now
         spec = self.base.submission.spec
         initial = spec.initial
         parent = self.base.submission.parent

@@ -117,6 +117,7 @@ class PipelineState:
     compensations: Map = Map()  # completion number -> Compensation: completed tasks with a revert
     reverting: Outcome | None = None  # while REVERTING: the failure the pipeline ends with
     revert_failures: tuple[str, ...] = ()  # reverts that failed, and why
+    started_at: float | None = None  # when this run started: its submission's log time
 
     def evolve(self, **changes: Any) -> PipelineState:
         return replace(self, **changes)

@@ -42,7 +42,30 @@ def settings_from(args: argparse.Namespace, app_id: str | None = None) -> Settin
         replication_factor=args.replication_factor,
         fetch_wait_ms=getattr(args, "fetch_wait_ms", None),
         exactly_once=getattr(args, "exactly_once", None),
+        **({"worker_web_port": args.web_port} if args.command == "worker" else {"web_port": getattr(args, "web_port", None)}),
+        web_host=getattr(args, "web_host", None),
+        web_bind=getattr(args, "web_bind", None),
     )
+
+
+def with_free_web_port(settings: Settings, process: str) -> Settings:
+    """The settings as they are, or without the web server when its port is taken (a second
+    replica on one machine left at the default): the process runs, and says what to pass."""
+    import socket
+
+    field = "worker_web_port" if process == "worker" else "web_port"
+    port = getattr(settings, field)
+    if port == 0:
+        return settings
+    with socket.socket() as probe:
+        try:
+            probe.bind((settings.web_bind, port))
+        except OSError as exc:
+            print(f"kafka-tasks {process}: web port {settings.web_bind}:{port} is taken ({exc.strerror}): "
+                  "running without its HTTP endpoints; give each process its own --web-port",
+                  file=sys.stderr, flush=True)
+            return settings.with_(**{field: 0})
+    return settings
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -63,16 +86,24 @@ def cmd_broker(args: argparse.Namespace) -> int:
 def cmd_orchestrator(args: argparse.Namespace) -> int:
     import faust
 
+    from agents.metrics import OrchestratorMetrics
     from agents.orchestrator import install_orchestrator
+    from agents.pipeline_index import PipelineIndex
+    from agents.task_activity import TaskActivity
+    from agents.web import ActionAnswers, install_web
     from streams.admin import ensure_app_topics, ensure_orchestrator_topics
     from streams.faust_app import make_faust_app
 
-    app_id = load_app(args.app)[0].app_id if args.app else None
-    settings = settings_from(args, app_id)
+    tasks = load_app(args.app)[0] if args.app else None
+    settings = with_free_web_port(settings_from(args, tasks.app_id if tasks else None), "orchestrator")
     ensure_app_topics(settings)
     ensure_orchestrator_topics(settings)
     app = make_faust_app(settings)
-    install_orchestrator(app, settings)
+    index, activity, answers = PipelineIndex(), TaskActivity(), ActionAnswers()
+    metrics = OrchestratorMetrics(index.counts_by_status)
+    view = install_orchestrator(app, settings, [index, activity, metrics, answers])
+    if settings.web_port:
+        install_web(app, settings, view, index, activity, metrics, answers, tasks)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
     # faust's terminal spinner turns the root logger to DEBUG so that every record spins it:
     # every debug line of aiokafka was then formatted, about 8% of the orchestrator's time.
@@ -85,7 +116,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from agents.worker import Worker
 
     tasks, _ = load_app(args.app)
-    settings = settings_from(args, tasks.app_id)
+    settings = with_free_web_port(settings_from(args, tasks.app_id), "worker")
     worker = Worker(tasks, settings, args.worker_name)
 
     async def main() -> None:
@@ -316,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
                          help="orchestrator writes in Kafka transactions (Apache Kafka only; default off)")
         return sub
 
+    def served(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument("--web-port", type=int, help=f"HTTP port for {what}; 0: none")
+        sub.add_argument("--web-host", help="the address other replicas and clients reach this process at (default 127.0.0.1)")
+        sub.add_argument("--web-bind", help="the interface to listen on (default 127.0.0.1; 0.0.0.0 in containers)")
+
     broker = commands.add_parser("broker", help="start the local dev broker (Tansu, in memory unless --durable)")
     broker.add_argument("--port", type=int)
     broker.add_argument("--durable", type=Path, metavar="DIR", help="keep the broker's data in DIR across restarts")
@@ -324,11 +360,13 @@ def main(argv: list[str] | None = None) -> int:
     orchestrator = connected("orchestrator", "run one orchestrator replica")
     orchestrator.add_argument("-A", "--app", help="module (or module:attribute) defining the KafkaTasks app")
     orchestrator.add_argument("--loglevel", default="WARNING")
+    served(orchestrator, "the REST API, dashboard, /metrics, /health and /ready (default 6066)")
     orchestrator.set_defaults(func=cmd_orchestrator)
 
     worker = connected("worker", "run a worker for an app's tasks")
     worker.add_argument("-A", "--app", required=True, help="module (or module:attribute) defining the tasks")
     worker.add_argument("--worker-name", help="serve this worker name's request topic")
+    served(worker, "/metrics, /health and /ready (default 6067)")
     worker.set_defaults(func=cmd_worker)
 
     submit = connected("submit", "submit a pipeline built by a function of a module")

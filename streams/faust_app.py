@@ -35,7 +35,15 @@ def make_faust_app(settings: Settings) -> faust.App:
         # A pipeline's state may be larger than an event (settings.max_state_bytes).
         producer_max_request_size=settings.max_record_bytes,
         consumer_max_fetch_size=settings.max_record_bytes,
-        web_enabled=False,
+        # The REST API, dashboard, metrics and probes (agents/web.py); faust forwards a request
+        # for a pipeline to the replica that owns it, at that replica's canonical URL.
+        web_enabled=settings.web_port != 0,
+        web_port=settings.web_port or 6066,
+        web_bind=settings.web_bind,
+        web_host=settings.web_host,
+        canonical_url=settings.web_url,
+        web_tables_enabled=False,  # faust's raw table pages would show pickled states
+        web_router_enabled=False,
     )
 
 

@@ -46,6 +46,13 @@ class Settings:
             clients keep one reply per pipeline, but after a kill the replies topic may hold a
             second reply and a worker may run a task twice. On costs latency: each hop through
             the orchestrator waits for a transaction commit (tens of ms).
+        web_port: the HTTP port of an orchestrator replica (REST API, dashboard, /metrics,
+            /health, /ready); 0: none. Each replica on one machine needs its own.
+        worker_web_port: a worker's HTTP port (/metrics, /health, /ready); 0: none.
+        web_host: the address other replicas and clients reach this process at: requests for a
+            pipeline are forwarded to the replica that owns it, at its advertised address.
+        web_bind: the interface to listen on (0.0.0.0 in containers). The API is not
+            authenticated: keep it on a private network.
     """
 
     app_id: str
@@ -61,6 +68,10 @@ class Settings:
     finished_retention_s: float = 24 * 3600.0
     fetch_wait_ms: int | None = None
     exactly_once: bool = False
+    web_port: int = 6066
+    worker_web_port: int = 6067
+    web_host: str = "127.0.0.1"
+    web_bind: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if self.exactly_once and self.is_tansu:
@@ -74,6 +85,10 @@ class Settings:
         """What the orchestrator's producer and the changelog topic must take: the largest state
         plus room for the record's key and batch framing."""
         return max(self.max_state_bytes, self.max_message_bytes) + 64 * 1024
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
 
     @property
     def is_tansu(self) -> bool:
@@ -106,6 +121,10 @@ class Settings:
             ("finished_retention_s", float),
             ("fetch_wait_ms", int),
             ("exactly_once", _boolean),
+            ("web_port", int),
+            ("worker_web_port", int),
+            ("web_host", str),
+            ("web_bind", str),
         ):
             raw = env.get(ENV_PREFIX + name.upper())
             if raw:

@@ -13,6 +13,10 @@ class Processes:
     def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.env = dict(os.environ) if env is None else env
+        # No HTTP server unless a test asks for one (--web-port): replicas started together
+        # would race for the default port.
+        self.env.setdefault("KAFKA_TASKS_WEB_PORT", "0")
+        self.env.setdefault("KAFKA_TASKS_WORKER_WEB_PORT", "0")
         self.started: dict[str, subprocess.Popen[bytes]] = {}
 
     def spawn(self, name: str, *args: str, module: str = "streams.cli") -> subprocess.Popen[bytes]:

@@ -1,0 +1,117 @@
+"""Prometheus metrics of an orchestrator replica and of a worker, in their own registries.
+
+The orchestrator's come from what it folds and decides (an Observer): every replica counts the
+pipelines it owns, so sum them over replicas. After a crash a replica may count an event again
+(it folds again from the last stored state): these are gauges of activity, not an audit trail.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from events import messages as m
+
+disable_created_metrics()  # the *_created series double what a scrape carries, for nothing we use
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+_COUNTED = {"REQUESTED": "requested", "SUCCEEDED": "succeeded", "FAILED": "failed", "RETRYING": "retried"}
+MAX_OPEN_RUNS = 200_000  # requested, not yet finished runs whose start time is kept
+
+
+class OrchestratorMetrics:
+    """An Observer of the orchestrator (agents/orchestrator.py)."""
+
+    def __init__(self, counts_by_status: Callable[[], Any]) -> None:
+        self.registry = CollectorRegistry()
+        self.tasks = Counter(
+            "kafka_tasks_tasks", "Task runs by task name and what happened: requested, succeeded, failed, retried",
+            ["task", "event"], registry=self.registry,
+        )
+        self.task_seconds = Histogram(
+            "kafka_tasks_task_duration_seconds", "From a task's request to its outcome, by task name",
+            ["task"], buckets=DURATION_BUCKETS, registry=self.registry,
+        )
+        self.pipeline_seconds = Histogram(
+            "kafka_tasks_pipeline_duration_seconds", "From a pipeline's start to its end, by final status",
+            ["status"], buckets=DURATION_BUCKETS, registry=self.registry,
+        )
+        self.lag = Gauge(
+            "kafka_tasks_consumer_lag", "Records not yet processed, by topic and partition (set at each scrape)",
+            ["topic", "partition"], registry=self.registry,
+        )
+        self.registry.register(_PipelinesByStatus(counts_by_status))
+        self._requested_at: dict[tuple[str, int, str, int], float] = {}
+
+    def folded(self, event: Any, state: Any, decisions: list[Any], at: float) -> None:
+        for decision in decisions:
+            if isinstance(decision, m.TaskStatusChanged) and decision.task_status in _COUNTED:
+                self.tasks.labels(decision.task_name, _COUNTED[decision.task_status]).inc()
+                run = (decision.pipeline_id, decision.run, decision.uid, decision.attempt)
+                if decision.task_status == "REQUESTED":
+                    if len(self._requested_at) < MAX_OPEN_RUNS:
+                        self._requested_at[run] = at
+                elif decision.task_status in ("SUCCEEDED", "FAILED"):
+                    started = self._requested_at.pop(run, None)
+                    if started is not None:
+                        self.task_seconds.labels(decision.task_name).observe(max(at - started, 0.0))
+            elif isinstance(decision, m.PipelineFinished):
+                started = getattr(state, "started_at", None)
+                if started is not None:
+                    self.pipeline_seconds.labels(decision.status.name).observe(max(at - started, 0.0))
+
+    def loaded(self, state: Any) -> None:
+        pass
+
+    def forgotten(self) -> None:
+        self._requested_at.clear()  # runs of partitions now elsewhere would never finish here
+
+    def removed(self, pipeline_id: str) -> None:
+        pass
+
+    async def exposition(self, lag: Callable[[], Awaitable[dict[tuple[str, int], int]]]) -> bytes:
+        self.lag.clear()
+        for (topic, partition), behind in (await lag()).items():
+            self.lag.labels(topic, str(partition)).set(behind)
+        return generate_latest(self.registry)
+
+
+class _PipelinesByStatus:
+    """Pipelines in this replica's table by status, read at each scrape."""
+
+    def __init__(self, counts_by_status: Callable[[], Any]) -> None:
+        self.counts_by_status = counts_by_status
+
+    def collect(self) -> Any:
+        family = GaugeMetricFamily("kafka_tasks_pipelines", "Pipelines in this replica's table, by status", labels=["status"])
+        for status, count in sorted(self.counts_by_status().items()):
+            family.add_metric([status], count)
+        yield family
+
+
+class WorkerMetrics:
+    """A worker's runs and its request topics' lag."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.runs = Counter(
+            "kafka_tasks_worker_runs", "Task runs by task name and outcome: succeeded, failed",
+            ["task", "outcome"], registry=self.registry,
+        )
+        self.run_seconds = Histogram(
+            "kafka_tasks_worker_run_duration_seconds", "How long the task function ran, by task name",
+            ["task"], buckets=DURATION_BUCKETS, registry=self.registry,
+        )
+        self.lag = Gauge(
+            "kafka_tasks_consumer_lag", "Requests not yet fetched, by topic and partition (set at each scrape)",
+            ["topic", "partition"], registry=self.registry,
+        )
+
+    def exposition(self, lag: dict[tuple[str, int], int]) -> bytes:
+        self.lag.clear()
+        for (topic, partition), behind in lag.items():
+            self.lag.labels(topic, str(partition)).set(behind)
+        return generate_latest(self.registry)

@@ -1,0 +1,167 @@
+"""A pipeline's state as JSON, for the REST API and the dashboard: its steps as a tree (chains in
+sequence, parallel groups side by side), each task's status, and what is known of its runs.
+
+Values are rendered for people: JSON where they are JSON already, `repr` otherwise, long ones
+cut (a 10,000-element result would make a page of megabytes).
+"""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from events.schedule import ScheduleState
+from events.spec import GroupEntry, PipelineSpec, TaskEntry
+from events.state import Failure, PipelineState, Success, TaskStatus
+from events.task_exception import TaskException
+
+MAX_ITEMS = 50  # of a list or dict shown
+MAX_TEXT = 2_000  # characters of a string or repr shown
+
+# A task's status as the page shows it, from its run in the state (DONE: the activity knows how).
+_SHOWN = {
+    TaskStatus.RUNNING: "RUNNING",
+    TaskStatus.AWAITING_CHILD: "RUNNING",
+    TaskStatus.RETRY_WAIT: "RETRYING",
+    TaskStatus.SUCCEEDED: "SUCCEEDED",
+    TaskStatus.FAILED: "FAILED",
+    TaskStatus.DONE: "SUCCEEDED",
+}
+
+
+def pipeline_json(state: PipelineState, activity: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Everything the pipeline page shows. `activity`: uid -> what the replica saw of that task
+    (agents/task_activity.py), maybe nothing."""
+    finished = state.status.is_finished
+    document: dict[str, Any] = {
+        "pipeline_id": state.pipeline_id,
+        "run": state.run,
+        "status": state.status.name,
+        "started_at": state.started_at,
+        "finished_at": state.finished_at,
+        "root_pipeline_id": state.root_pipeline_id,
+        "parent": None if state.submission.parent is None else state.submission.parent.pipeline_id,
+        "children": {child: uid for child, uid in state.children.items()},
+        "steps": _chain(state.submission.spec, state, activity, finished),
+    }
+    counts: dict[str, int] = {}
+    for task in _tasks(document["steps"]):
+        counts[task["status"]] = counts.get(task["status"], 0) + 1
+    document["task_counts"] = counts
+    if isinstance(state.outcome, Success):
+        document["result"] = jsonable(state.outcome.value)
+    elif isinstance(state.outcome, Failure):
+        document["error"] = error_json(state.outcome.error)
+    if state.revert_failures:
+        document["revert_failures"] = list(state.revert_failures)
+    return document
+
+
+def result_json(state: PipelineState) -> dict[str, Any]:
+    if isinstance(state.outcome, Success):
+        return {"pipeline_id": state.pipeline_id, "status": state.status.name, "result": jsonable(state.outcome.value)}
+    assert isinstance(state.outcome, Failure)
+    return {"pipeline_id": state.pipeline_id, "status": state.status.name, "error": error_json(state.outcome.error)}
+
+
+def schedule_summary(state: ScheduleState) -> dict[str, Any]:
+    definition = state.definition
+    return {
+        "name": definition.name,
+        "cron": definition.cron,
+        "status": state.status.name,
+        "next_slot": state.next_slot,
+        "last_slot": state.last_slot,
+        "runs": state.runs,
+        "catch_up": definition.catch_up,
+        "start_at": definition.start_at,
+        "end_at": definition.end_at,
+        "tasks": sorted({t["name"] for t in _tasks(_chain(definition.spec, None, {}, False))}),
+        "problem": state.problem or None,
+    }
+
+
+def error_json(error: TaskException) -> dict[str, Any]:
+    return {"type": error.exception_type, "message": error.exception_message, "stacktrace": error.stacktrace}
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + f"... ({len(value):,} characters)"
+    if isinstance(value, bytes):
+        return {"bytes_base64": base64.b64encode(value[:MAX_TEXT]).decode(), "length": len(value)}
+    if isinstance(value, TaskException):
+        return {"exception": error_json(value)}
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy arrays and scalars
+        return jsonable(value.tolist(), depth)
+    if depth < 6 and isinstance(value, (list, tuple)):
+        shown = [jsonable(v, depth + 1) for v in value[:MAX_ITEMS]]
+        return shown + ([f"... ({len(value) - MAX_ITEMS:,} more)"] if len(value) > MAX_ITEMS else [])
+    if depth < 6 and isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        items = list(value.items())
+        shown_dict = {k: jsonable(v, depth + 1) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            shown_dict["..."] = f"{len(items) - MAX_ITEMS:,} more"
+        return shown_dict
+    text = repr(value)
+    return {"repr": text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."}
+
+
+def _chain(spec: PipelineSpec, state: PipelineState | None, activity: dict[str, dict[str, Any]], finished: bool) -> list[Any]:
+    steps: list[Any] = []
+    for entry in spec.entries:
+        if isinstance(entry, GroupEntry):
+            steps.append({
+                "type": "parallel",
+                "group_id": entry.group_id,
+                "max_parallelism": entry.max_parallelism,
+                "branches": [_chain(chain, state, activity, finished) for chain in entry.chains],
+            })
+        else:
+            steps.append(_task(entry, state, activity.get(entry.uid, {}), finished))
+    return steps
+
+
+def _task(entry: TaskEntry, state: PipelineState | None, seen: dict[str, Any], finished: bool) -> dict[str, Any]:
+    run = None if state is None else state.tasks.get(entry.uid)
+    if run is None:
+        status = "SKIPPED" if finished else "PENDING"
+    elif run.status is TaskStatus.DONE and seen.get("status") in ("FAILED", "REVERTED", "REVERT_FAILED"):
+        status = seen["status"]
+    else:
+        status = _SHOWN[run.status]
+    task: dict[str, Any] = {
+        "type": "task",
+        "uid": entry.uid,
+        "name": entry.display_name or entry.task_name,
+        "task_name": entry.task_name,
+        "kind": entry.kind.name,
+        "status": status,
+        "attempt": None if run is None else run.attempt,
+        "args": jsonable(seen.get("args", entry.args)),
+        "kwargs": jsonable(seen.get("kwargs", entry.kwargs)),
+    }
+    for field in ("requested_at", "started_at", "finished_at"):
+        if seen.get(field) is not None:
+            task[field] = seen[field]
+    if "result" in seen and seen.get("error") is None:
+        task["result"] = jsonable(seen["result"])
+    if seen.get("error") is not None:
+        task["error"] = error_json(seen["error"])
+    elif seen.get("message"):
+        task["message"] = seen["message"]
+    return task
+
+
+def _tasks(steps: list[Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    stack = list(reversed(steps))
+    while stack:
+        step = stack.pop()
+        if step["type"] == "task":
+            found.append(step)
+        else:
+            for branch in reversed(step["branches"]):
+                stack.extend(reversed(branch))
+    return found
