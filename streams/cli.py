@@ -132,14 +132,52 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from streams.client import KafkaTasksClient
+    from streams.notifications import Listeners
+    from streams.progress import Progress
 
     tasks, module = load_app(args.app)
     pipeline = getattr(module, args.pipeline)(*json.loads(args.args))
-    with KafkaTasksClient(settings_from(args, tasks.app_id)) as client:
+    progress = Progress(pipeline.id, pipeline.to_spec()) if args.wait else None
+    listeners = None
+    if progress is not None:
+        listeners = Listeners()
+        listeners.add("task.*", progress.on_task)
+    with KafkaTasksClient(settings_from(args, tasks.app_id), listeners=listeners) as client:
         handle = client.submit(pipeline)
         print(f"submitted pipeline {handle.pipeline_id}", flush=True)
-        if args.wait:
-            print(json.dumps(handle.result(args.timeout), default=repr))
+        if progress is not None:
+            try:
+                result = handle.result(args.timeout)
+            finally:
+                progress.finish()
+            print(json.dumps(result, default=repr))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """A pipeline's steps as a tree, or the latest pipelines as a table, from the REST API."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from streams.status_report import pipeline_tree, pipelines_table
+
+    if args.pipeline_id:
+        path = f"/api/pipelines/{urllib.parse.quote(args.pipeline_id, safe='')}"
+    else:
+        query = {k: v for k, v in (("status", args.status), ("task", args.task), ("limit", str(args.limit))) if v}
+        path = f"/api/pipelines?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(args.url.rstrip("/") + path, timeout=30) as response:
+            answer = json.load(response)
+    except urllib.error.HTTPError as failure:
+        print(f"kafka-tasks status: {json.load(failure).get('error', failure.reason)}", file=sys.stderr)
+        return 1
+    except urllib.error.URLError as failure:
+        print(f"kafka-tasks status: no orchestrator answers at {args.url} ({failure.reason}): "
+              "pass --url http://<replica>:<web port>", file=sys.stderr)
+        return 1
+    print(pipeline_tree(answer) if args.pipeline_id else pipelines_table(answer["pipelines"], answer["incomplete"]))
     return 0
 
 
@@ -183,7 +221,6 @@ def cmd_action(args: argparse.Namespace) -> int:
 
     with KafkaTasksClient(settings_from(args)) as client:
         method = {
-            "status": client.get_status_async,
             "pause": client.pause_async,
             "unpause": client.unpause_async,
             "cancel": client.cancel_async,
@@ -377,10 +414,18 @@ def main(argv: list[str] | None = None) -> int:
     submit.add_argument("--timeout", type=float, default=300)
     submit.set_defaults(func=cmd_submit)
 
-    for name in ("status", "pause", "unpause", "cancel"):
+    for name in ("pause", "unpause", "cancel"):
         action = connected(name, f"{name} a pipeline")
         action.add_argument("pipeline_id")
         action.set_defaults(func=cmd_action)
+
+    status = commands.add_parser("status", help="a pipeline's steps as a tree, or the latest pipelines as a table")
+    status.add_argument("pipeline_id", nargs="?")
+    status.add_argument("--url", default="http://127.0.0.1:6066", help="any orchestrator replica's web address")
+    status.add_argument("--status", help="only these statuses (comma-separated), for the table")
+    status.add_argument("--task", help="only pipelines with a task of this name, for the table")
+    status.add_argument("--limit", type=int, default=20)
+    status.set_defaults(func=cmd_status)
 
     replay = connected("replay", "rebuild the pipeline table from the pipeline events topic alone")
     replay.add_argument("--from-time", help="start at this time (ISO 8601 or epoch seconds) instead of the beginning")

@@ -103,8 +103,13 @@ function drawTask(task) {
   el("div", { class: "name" }, task.name.split(".").pop()), el("div", { class: "time" }, task.status, timing ? ` · ${timing}` : ""));
 }
 
+function showDetail(shown) {
+  detail.hidden = !shown;
+  document.body.classList.toggle("with-detail", shown);
+}
+
 function showTask(task) {
-  detail.hidden = false;
+  showDetail(true);
   fill(detail, 
     el("h3", {}, task.name), badge(task.status), el("p", { class: "muted" }, `uid ${task.uid} · attempt ${task.attempt ?? "-"}`),
     el("p", {}, `requested ${time(task.requested_at)}`, task.finished_at ? ` · finished ${time(task.finished_at)} · ${duration(task.requested_at, task.finished_at)}` : ""),
@@ -113,7 +118,7 @@ function showTask(task) {
     "result" in task ? [el("h4", {}, "Result"), el("pre", { id: "task-result" }, show(task.result))] : null,
     task.error ? el("div", { class: "error" }, el("h4", {}, `${task.error.type}: ${task.error.message}`), el("pre", {}, task.error.stacktrace)) : null,
     task.message && !task.error ? el("p", {}, task.message) : null,
-    el("button", { onclick: () => { detail.hidden = true; selectedUid = null; } }, "Close"));
+    el("button", { onclick: () => { showDetail(false); selectedUid = null; } }, "Close"));
 }
 
 function findTask(steps, uid) {
@@ -174,7 +179,7 @@ function schedulesPage() {
 }
 
 function route() {
-  detail.hidden = true;
+  showDetail(false);
   selectedUid = null;
   const hash = location.hash || "#/";
   if (hash.startsWith("#/pipelines/")) pipelinePage(decodeURIComponent(hash.slice("#/pipelines/".length)));

@@ -37,3 +37,8 @@ def slow(x: int) -> int:
 
 # Every 2 s, every missed slot caught up: across a replica's death every slot still runs, once.
 tasks.schedule("every-2s", step.send(0), cron="* * * * * */2", catch_up=True)
+
+
+@tasks.bind()
+def total(values: list[int]) -> int:
+    return sum(values)
