@@ -18,7 +18,7 @@ disable_created_metrics()  # the *_created series double what a scrape carries, 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
-_COUNTED = {"REQUESTED": "requested", "SUCCEEDED": "succeeded", "FAILED": "failed", "RETRYING": "requested"}
+_COUNTED = {"REQUESTED": "requested", "SUCCEEDED": "succeeded", "FAILED": "failed", "RETRYING": "retried"}
 MAX_OPEN_RUNS = 200_000  # requested, not yet finished runs whose start time is kept
 
 

@@ -38,7 +38,7 @@ class TaskActivity:
             self._task(event.pipeline_id, event.uid).update(started_at=at)
         for decision in decisions:
             if isinstance(decision, m.PermitRequested):
-                decision = decision.request
+                pass
             if isinstance(decision, m.TaskRequested):
                 self._task(decision.pipeline_id, decision.uid).update(
                     args=decision.args, kwargs=decision.kwargs, attempt=decision.attempt,
