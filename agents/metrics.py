@@ -58,7 +58,8 @@ class OrchestratorMetrics:
                     started = self._requested_at.pop(run, None)
                     if started is not None:
                         self.task_seconds.labels(decision.task_name).observe(max(at - started, 0.0))
-            elif isinstance(decision, m.PipelineFinished):
+            elif isinstance(decision, m.PipelineStatusChanged) and decision.status.is_finished:
+                # The transition, once (a PipelineFinished is also re-sent to answer result queries).
                 started = getattr(state, "started_at", None)
                 if started is not None:
                     self.pipeline_seconds.labels(decision.status.name).observe(max(at - started, 0.0))

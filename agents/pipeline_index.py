@@ -14,7 +14,8 @@ from typing import Any
 from events.limiter import LimiterState
 from events.schedule import ScheduleState
 from events.state import PipelineState
-from streams.pipeline_view import schedule_summary
+from events.messages import SCHEDULE_KEY_PREFIX
+from streams.pipeline_view import is_builtin, schedule_summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +30,14 @@ class Summary:
 
     @staticmethod
     def of(state: PipelineState) -> Summary:
+        names = [plan.entry.task_name for plan in state.plan.tasks.values() if not is_builtin(plan.entry.task_name)]
         return Summary(
             state.pipeline_id,
             state.status.name,
             state.started_at,
             state.finished_at,
-            frozenset(plan.entry.task_name for plan in state.plan.tasks.values()),
-            len(state.plan.tasks),
+            frozenset(names),
+            len(names),
             state.root_pipeline_id,
         )
 
@@ -78,6 +80,9 @@ class PipelineIndex:
         self._schedules.clear()
 
     def removed(self, pipeline_id: str) -> None:
+        """`pipeline_id`: the table key, `schedule:<name>` for a schedule."""
+        if pipeline_id.startswith(SCHEDULE_KEY_PREFIX):
+            self._schedules.pop(pipeline_id[len(SCHEDULE_KEY_PREFIX):], None)
         self._pipelines.pop(pipeline_id, None)
 
     # -- read by the web API -------------------------------------------------------------------

@@ -30,20 +30,25 @@ class TaskActivity:
         return self._pipelines.get(pipeline_id, {})
 
     def folded(self, event: Any, state: Any, decisions: list[Any], at: float) -> None:
-        if isinstance(event, m.TaskSucceeded):
+        current = getattr(state, "run", None) == getattr(event, "run", None)  # a late outcome of a run before: not shown
+        if isinstance(event, m.TaskSucceeded) and current:
             self._task(event.pipeline_id, event.uid).update(finished_at=at, result=event.result, error=None)
-        elif isinstance(event, m.TaskFailed):
+        elif isinstance(event, m.TaskFailed) and current:
             self._task(event.pipeline_id, event.uid).update(finished_at=at, error=event.error)
-        elif isinstance(event, m.TaskStatusChanged) and event.task_status == "STARTED":
+        elif isinstance(event, m.TaskStatusChanged) and event.task_status == "STARTED" and current:
             self._task(event.pipeline_id, event.uid).update(started_at=at)
         for decision in decisions:
             if isinstance(decision, m.PermitRequested):
-                pass
+                decision = decision.request
             if isinstance(decision, m.TaskRequested):
-                self._task(decision.pipeline_id, decision.uid).update(
-                    args=decision.args, kwargs=decision.kwargs, attempt=decision.attempt,
-                    requested_at=at, started_at=None, finished_at=None,
-                )
+                task = self._task(decision.pipeline_id, decision.uid)
+                for stale in ("result", "error", "message"):  # the previous attempt's
+                    task.pop(stale, None)
+                task.update(args=decision.args, kwargs=decision.kwargs, attempt=decision.attempt,
+                            requested_at=at, started_at=None, finished_at=None)
+            elif isinstance(decision, m.TasksSkipped):  # a failure or a condition passed them by
+                for uid in decision.uids:
+                    self._task(decision.pipeline_id, uid)["status"] = "SKIPPED"
             elif isinstance(decision, m.TaskStatusChanged):
                 task = self._task(decision.pipeline_id, decision.uid)
                 task["status"] = decision.task_status

@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+BUILTIN_PREFIX = "__builtins."  # the engine's own steps, run by the orchestrator itself
 BUILTIN_FLATTEN = "__builtins.flatten_results"
 # Graph flows (streams/graph.py): the named inputs become the store (a dict); a group's first
 # branch carries the store past the level; the merge adds each branch's result under its name.

@@ -74,11 +74,11 @@ def _task(step: dict[str, Any], path: str, tasks: Any) -> TaskEntry:
         raise PipelineDefinitionError(f"{path}.args: expected a list of arguments, got {_kind(args)}")
     if not isinstance(kwargs, dict):
         raise PipelineDefinitionError(f"{path}.kwargs: expected an object of named arguments, got {_kind(kwargs)}")
+    for i, arg in enumerate(args):
+        ensure_carriable(arg, f"{path}.args[{i}]")
+    for key, value in kwargs.items():
+        ensure_carriable(value, f"{path}.kwargs.{key}")
     if tasks is None:
-        for i, arg in enumerate(args):
-            ensure_carriable(arg, f"{path}.args[{i}]")
-        for key, value in kwargs.items():
-            ensure_carriable(value, f"{path}.kwargs.{key}")
         return TaskEntry(new_id(), name, tuple(args), dict(kwargs))
     if name not in tasks.task_names:
         raise PipelineDefinitionError(

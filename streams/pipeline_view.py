@@ -10,7 +10,7 @@ import base64
 from typing import Any
 
 from events.schedule import ScheduleState
-from events.spec import GroupEntry, PipelineSpec, TaskEntry
+from events.spec import BUILTIN_PREFIX, GroupEntry, PipelineSpec, TaskEntry
 from events.state import Failure, PipelineState, Success, TaskStatus
 from events.task_exception import TaskException
 
@@ -118,15 +118,19 @@ def _chain(spec: PipelineSpec, state: PipelineState | None, activity: dict[str, 
                 "max_parallelism": entry.max_parallelism,
                 "branches": [_chain(chain, state, activity, finished) for chain in entry.chains],
             })
-        else:
+        elif not is_builtin(entry.task_name):  # the engine's own steps (a staged group's flatten, a graph's merges)
             steps.append(_task(entry, state, activity.get(entry.uid, {}), finished))
     return steps
+
+
+def is_builtin(task_name: str) -> bool:
+    return task_name.startswith(BUILTIN_PREFIX)
 
 
 def _task(entry: TaskEntry, state: PipelineState | None, seen: dict[str, Any], finished: bool) -> dict[str, Any]:
     run = None if state is None else state.tasks.get(entry.uid)
     if run is None:
-        status = "SKIPPED" if finished else "PENDING"
+        status = "SKIPPED" if finished or seen.get("status") == "SKIPPED" else "PENDING"
     elif run.status is TaskStatus.DONE and seen.get("status") in ("FAILED", "REVERTED", "REVERT_FAILED"):
         status = seen["status"]
     else:

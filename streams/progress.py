@@ -8,6 +8,7 @@ import time
 from typing import Any, TextIO
 
 from events.spec import PipelineSpec, iter_tasks
+from streams.pipeline_view import is_builtin
 
 FINAL = {"SUCCEEDED", "FAILED", "SKIPPED", "REVERTED", "REVERT_FAILED"}
 WIDTH = 30
@@ -20,7 +21,7 @@ class Progress:
     def __init__(self, pipeline_id: str, spec: PipelineSpec, out: TextIO = sys.stderr) -> None:
         self.pipeline_id = pipeline_id
         # The engine's own steps (a staged group's flatten, a graph's merges) report nothing.
-        self.total = sum(1 for t in iter_tasks(spec) if not t.task_name.startswith("__builtins."))
+        self.total = sum(1 for t in iter_tasks(spec) if not is_builtin(t.task_name))
         self.out = out
         self.done: set[str] = set()
         self.failed = 0

@@ -121,8 +121,6 @@ def test_with_the_app_a_known_task_gets_its_binding():
     assert total_entry.worker_name is None and total_entry.retry is None
 
 
-@pytest.mark.xfail(strict=True, reason="with the app, the argument check is BoundTask.entry's: its message names "
-                                       "'argument 0 of task demo.load', not the step's path as without the app")
 def test_with_the_app_an_argument_kafka_cannot_carry_is_refused_naming_its_path():
     assert "pipeline.chain[1].args[0]" in refused(
         {"chain": [{"task": "demo.load", "args": [1]}, {"task": "demo.load", "args": [2**70]}]}, app,

@@ -136,8 +136,6 @@ def test_schedules_are_listed_by_name_beside_the_pipelines_and_limiters_are_igno
         index.loaded("p1")
 
 
-@pytest.mark.xfail(strict=True, reason="removed() only drops pipelines: a removed schedule, dropped from the table by "
-                                       "the retention (key schedule:<name>), stays listed until the replica reloads")
 def test_a_schedule_dropped_from_the_table_leaves_the_index():
     index, replica = watched(PipelineIndex())
     define_nightly(replica)
@@ -192,8 +190,6 @@ def test_the_activity_drops_the_least_recently_active_pipelines_past_max_tasks()
     assert all(activity.of(p) for p in ("p3", "p4", "p5"))
 
 
-@pytest.mark.xfail(strict=True, reason="folded() records a TaskSucceeded whatever its run: a late result of a cancelled "
-                                       "run, which the engine ignores, overwrites the task of the run now going")
 def test_a_late_result_of_an_earlier_run_leaves_the_current_run_alone():
     activity, replica = watched(TaskActivity())
     replica.submit("p1", spec(task("a")), at=10.0)
@@ -245,8 +241,6 @@ def test_runs_of_partitions_gone_elsewhere_are_not_timed():
     assert value(metrics, "kafka_tasks_task_duration_seconds_count", task="m.a") is None
 
 
-@pytest.mark.xfail(strict=True, reason="a RESULT query re-sends PipelineFinished, and folded() times every "
-                                       "PipelineFinished: each result() call observes the pipeline again, to the query")
 def test_asking_for_a_finished_pipelines_result_does_not_time_it_again():
     metrics, replica = watched(OrchestratorMetrics(dict))
     replica.submit("p1", spec(task("a")), at=10.0)
@@ -278,3 +272,11 @@ def test_the_exposition_carries_the_pipelines_by_status_and_the_lag_of_this_scra
     text = scrape({("t-events", 3): 2})
     assert 'kafka_tasks_consumer_lag{partition="3",topic="t-events"} 2.0' in text
     assert 'partition="0"' not in text  # a partition no longer assigned is not reported
+
+
+def test_tasks_skipped_while_the_pipeline_runs_show_as_skipped_at_once():
+    from events.messages import TasksSkipped
+
+    activity = TaskActivity()
+    activity.folded(None, None, [TasksSkipped("p", 1, ("u1", "u2"))], 1.0)
+    assert {uid: t["status"] for uid, t in activity.of("p").items()} == {"u1": "SKIPPED", "u2": "SKIPPED"}
