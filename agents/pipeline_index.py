@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from events.limiter import LimiterState
+from events.messages import SCHEDULE_KEY_PREFIX
 from events.schedule import ScheduleState
 from events.state import PipelineState
-from events.messages import SCHEDULE_KEY_PREFIX
 from streams.pipeline_view import is_builtin, schedule_summary
 
 
