@@ -44,34 +44,41 @@ class OrchestratorMetrics:
             ["topic", "partition"], registry=self.registry,
         )
         self.registry.register(_PipelinesByStatus(counts_by_status))
-        self._requested_at: dict[tuple[str, int, str, int], float] = {}
+        # pipeline id -> (run, uid, attempt) -> when requested: runs not finished yet. A pipeline's
+        # go when it ends (a cancelled one's running tasks never report an outcome).
+        self._requested_at: dict[str, dict[tuple[int, str, int], float]] = {}
+        self._open = 0
 
     def folded(self, event: Any, state: Any, decisions: list[Any], at: float) -> None:
         for decision in decisions:
             if isinstance(decision, m.TaskStatusChanged) and decision.task_status in _COUNTED:
                 self.tasks.labels(decision.task_name, _COUNTED[decision.task_status]).inc()
-                run = (decision.pipeline_id, decision.run, decision.uid, decision.attempt)
+                run = (decision.run, decision.uid, decision.attempt)
                 if decision.task_status == "REQUESTED":
-                    if len(self._requested_at) < MAX_OPEN_RUNS:
-                        self._requested_at[run] = at
+                    if self._open < MAX_OPEN_RUNS:
+                        self._requested_at.setdefault(decision.pipeline_id, {})[run] = at
+                        self._open += 1
                 elif decision.task_status in ("SUCCEEDED", "FAILED"):
-                    started = self._requested_at.pop(run, None)
+                    started = self._requested_at.get(decision.pipeline_id, {}).pop(run, None)
                     if started is not None:
+                        self._open -= 1
                         self.task_seconds.labels(decision.task_name).observe(max(at - started, 0.0))
             elif isinstance(decision, m.PipelineStatusChanged) and decision.status.is_finished:
                 # The transition, once (a PipelineFinished is also re-sent to answer result queries).
                 started = getattr(state, "started_at", None)
                 if started is not None:
                     self.pipeline_seconds.labels(decision.status.name).observe(max(at - started, 0.0))
+                self.removed(decision.pipeline_id)
 
     def loaded(self, state: Any) -> None:
         pass
 
     def forgotten(self) -> None:
         self._requested_at.clear()  # runs of partitions now elsewhere would never finish here
+        self._open = 0
 
     def removed(self, pipeline_id: str) -> None:
-        pass
+        self._open -= len(self._requested_at.pop(pipeline_id, {}))
 
     async def exposition(self, lag: Callable[[], Awaitable[dict[tuple[str, int], int]]]) -> bytes:
         self.lag.clear()

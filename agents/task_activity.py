@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Any
 
 from events import messages as m
+from streams.pipeline_view import error_json, jsonable
 
 MAX_TASKS = 50_000
 
@@ -31,10 +32,12 @@ class TaskActivity:
 
     def folded(self, event: Any, state: Any, decisions: list[Any], at: float) -> None:
         current = getattr(state, "run", None) == getattr(event, "run", None)  # a late outcome of a run before: not shown
+        # Values are kept as shown (streams/pipeline_view.py): a few kilobytes at most, whatever
+        # a task took or returned.
         if isinstance(event, m.TaskSucceeded) and current:
-            self._task(event.pipeline_id, event.uid).update(finished_at=at, result=event.result, error=None)
+            self._task(event.pipeline_id, event.uid).update(finished_at=at, result=jsonable(event.result), error=None)
         elif isinstance(event, m.TaskFailed) and current:
-            self._task(event.pipeline_id, event.uid).update(finished_at=at, error=event.error)
+            self._task(event.pipeline_id, event.uid).update(finished_at=at, error=error_json(event.error))
         elif isinstance(event, m.TaskStatusChanged) and event.task_status == "STARTED" and current:
             self._task(event.pipeline_id, event.uid).update(started_at=at)
         for decision in decisions:
@@ -44,7 +47,7 @@ class TaskActivity:
                 task = self._task(decision.pipeline_id, decision.uid)
                 for stale in ("result", "error", "message"):  # the previous attempt's
                     task.pop(stale, None)
-                task.update(args=decision.args, kwargs=decision.kwargs, attempt=decision.attempt,
+                task.update(args=jsonable(decision.args), kwargs=jsonable(decision.kwargs), attempt=decision.attempt,
                             requested_at=at, started_at=None, finished_at=None)
             elif isinstance(decision, m.TasksSkipped):  # a failure or a condition passed them by
                 for uid in decision.uids:

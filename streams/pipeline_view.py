@@ -7,6 +7,8 @@ cut (a 10,000-element result would make a page of megabytes).
 from __future__ import annotations
 
 import base64
+import itertools
+import reprlib
 from typing import Any
 
 from events.schedule import ScheduleState
@@ -15,7 +17,10 @@ from events.state import Failure, PipelineState, Success, TaskStatus
 from events.task_exception import TaskException
 
 MAX_ITEMS = 50  # of a list or dict shown
-MAX_TEXT = 2_000  # characters of a string or repr shown
+MAX_TEXT = 2_000  # characters of a string shown
+MAX_DEPTH = 6  # nesting levels shown
+MAX_TOTAL = 20_000  # characters (about) of one value shown, all levels together
+MAX_STACKTRACE = 20_000  # characters of a traceback shown: its end, where the error is
 
 # A task's status as the page shows it, from its run in the state (DONE: the activity knows how).
 _SHOWN = {
@@ -81,31 +86,62 @@ def schedule_summary(state: ScheduleState) -> dict[str, Any]:
 
 
 def error_json(error: TaskException) -> dict[str, Any]:
-    return {"type": error.exception_type, "message": error.exception_message, "stacktrace": error.stacktrace}
+    stacktrace = error.stacktrace if len(error.stacktrace) <= MAX_STACKTRACE else "...\n" + error.stacktrace[-MAX_STACKTRACE:]
+    return {"type": error.exception_type, "message": error.exception_message[:MAX_TEXT], "stacktrace": stacktrace}
 
 
-def jsonable(value: Any, depth: int = 0) -> Any:
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + f"... ({len(value):,} characters)"
-    if isinstance(value, bytes):
-        return {"bytes_base64": base64.b64encode(value[:MAX_TEXT]).decode(), "length": len(value)}
-    if isinstance(value, TaskException):
-        return {"exception": error_json(value)}
-    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy arrays and scalars
-        return jsonable(value.tolist(), depth)
-    if depth < 6 and isinstance(value, (list, tuple)):
-        shown = [jsonable(v, depth + 1) for v in value[:MAX_ITEMS]]
-        return shown + ([f"... ({len(value) - MAX_ITEMS:,} more)"] if len(value) > MAX_ITEMS else [])
-    if depth < 6 and isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        items = list(value.items())
-        shown_dict = {k: jsonable(v, depth + 1) for k, v in items[:MAX_ITEMS]}
-        if len(items) > MAX_ITEMS:
-            shown_dict["..."] = f"{len(items) - MAX_ITEMS:,} more"
-        return shown_dict
-    text = repr(value)
-    return {"repr": text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."}
+def jsonable(value: Any) -> Any:
+    """`value` for a person to read, as JSON, in at most about MAX_TOTAL characters however large
+    it is (and in time to match: a large array is sliced, never converted whole)."""
+    return _Rendering().render(value, 0)
+
+
+class _Rendering:
+    def __init__(self) -> None:
+        self.budget = MAX_TOTAL
+
+    def render(self, value: Any, depth: int) -> Any:
+        if self.budget <= 0:
+            return "..."
+        if value is None or isinstance(value, (bool, int, float)):
+            self.budget -= 8
+            return value
+        if isinstance(value, str):
+            self.budget -= min(len(value), MAX_TEXT)
+            return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + f"... ({len(value):,} characters)"
+        if isinstance(value, bytes):
+            self.budget -= min(len(value), MAX_TEXT) * 4 // 3
+            return {"bytes_base64": base64.b64encode(value[:MAX_TEXT]).decode(), "length": len(value)}
+        if isinstance(value, TaskException):
+            self.budget -= len(value.stacktrace) + len(value.exception_message)
+            return {"exception": error_json(value)}
+        if hasattr(value, "dtype") and hasattr(value, "ndim"):  # numpy: arrays by their first axis, scalars as such
+            if value.ndim == 0:
+                return self.render(value.item(), depth)
+            return self.sequence(value, len(value), depth)
+        if depth < MAX_DEPTH and isinstance(value, (list, tuple)):
+            return self.sequence(value, len(value), depth)
+        if depth < MAX_DEPTH and isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            shown: dict[str, Any] = {}
+            for key, item in itertools.islice(value.items(), MAX_ITEMS):
+                if self.budget <= 0:
+                    break
+                self.budget -= len(key)
+                shown[key] = self.render(item, depth + 1)
+            if len(shown) < len(value):
+                shown["..."] = f"{len(value) - len(shown):,} more"
+            return shown
+        text = reprlib.repr(value)
+        self.budget -= len(text)
+        return {"repr": text}
+
+    def sequence(self, value: Any, length: int, depth: int) -> list[Any]:
+        shown = []
+        for item in value[:MAX_ITEMS]:
+            if self.budget <= 0:
+                break
+            shown.append(self.render(item, depth + 1))
+        return shown + ([f"... ({length - len(shown):,} more)"] if length > len(shown) else [])
 
 
 def _chain(spec: PipelineSpec, state: PipelineState | None, activity: dict[str, dict[str, Any]], finished: bool) -> list[Any]:
@@ -152,7 +188,7 @@ def _task(entry: TaskEntry, state: PipelineState | None, seen: dict[str, Any], f
     if "result" in seen and seen.get("error") is None:
         task["result"] = jsonable(seen["result"])
     if seen.get("error") is not None:
-        task["error"] = error_json(seen["error"])
+        task["error"] = seen["error"]  # (as error_json made it)
     elif seen.get("message"):
         task["message"] = seen["message"]
     return task

@@ -15,7 +15,7 @@ from events.spec import EntryKind, GroupEntry, PipelineSpec, TaskEntry
 from events.task_exception import TaskException
 from streams import RetryPolicy
 from streams.json_pipelines import pipeline_from_json
-from streams.pipeline_view import MAX_ITEMS, MAX_TEXT, jsonable, pipeline_json, result_json
+from streams.pipeline_view import MAX_ITEMS, MAX_TEXT, error_json, jsonable, pipeline_json, result_json
 
 
 def spec(*entries) -> PipelineSpec:
@@ -97,7 +97,7 @@ def test_a_failed_pipeline_shows_its_error_the_failed_task_from_the_activity_and
     run.fail("b", error, now=30.0)
     # (a result and an error: an orchestrator task whose child pipeline failed after it returned)
     seen = {"b": {"status": "FAILED", "args": (2,), "requested_at": 20.0, "finished_at": 30.0, "result": None,
-                  "error": error, "message": "boom"}}
+                  "error": error_json(error), "message": "boom"}}
     assert statuses(pipeline_json(run.state, seen)) == {"a": "SUCCEEDED", "b": "FAILED", "c": "RUNNING", "d": "PENDING"}
     run.succeed("c", "C", now=30.0)  # the group fails once every branch is over
     document = pipeline_json(run.state, seen)

@@ -17,6 +17,7 @@ from events.limiter import LimiterState
 from events.spec import PipelineSpec, TaskEntry
 from events.task_exception import TaskException
 from streams import RetryPolicy
+from streams.pipeline_view import error_json
 
 ERROR = TaskException("a", "builtins.ValueError", "boom", "Traceback ...")
 MRO = ("builtins.ValueError", "builtins.Exception")
@@ -151,13 +152,13 @@ def test_a_schedule_dropped_from_the_table_leaves_the_index():
 def test_the_activity_records_each_tasks_request_start_and_result():
     activity, replica = watched(TaskActivity())
     replica.submit("p1", spec(task("a", 1, kwargs={"key": "k"}), task("b")), at=10.0)
-    assert activity.of("p1") == {"a": {"args": (1,), "kwargs": {"key": "k"}, "attempt": 0, "requested_at": 10.0,
+    assert activity.of("p1") == {"a": {"args": [1], "kwargs": {"key": "k"}, "attempt": 0, "requested_at": 10.0,
                                        "started_at": None, "finished_at": None, "status": "REQUESTED"}}
     replica.feed(m.TaskStatusChanged("p1", 1, "a", "m.a", 0, "STARTED"), at=11.0)
     replica.succeed("p1", "a", 2, at=12.0)
     a, b = activity.of("p1")["a"], activity.of("p1")["b"]
     assert (a["status"], a["started_at"], a["finished_at"], a["result"], a["error"]) == ("SUCCEEDED", 11.0, 12.0, 2, None)
-    assert (b["args"], b["requested_at"], b["status"]) == ((2,), 12.0, "REQUESTED")  # the previous result first
+    assert (b["args"], b["requested_at"], b["status"]) == ([2], 12.0, "REQUESTED")  # the previous result first
 
 
 def test_the_activity_records_a_failure_with_its_error_and_the_retry_that_follows():
@@ -165,7 +166,7 @@ def test_the_activity_records_a_failure_with_its_error_and_the_retry_that_follow
     replica.submit("p1", spec(task("a", retry=RETRY)), at=10.0)
     replica.fail("p1", "a", at=12.0)
     a = activity.of("p1")["a"]
-    assert (a["error"], a["finished_at"], a["status"], a["message"]) == (ERROR, 12.0, "RETRYING", "boom")
+    assert (a["error"], a["finished_at"], a["status"], a["message"]) == (error_json(ERROR), 12.0, "RETRYING", "boom")
     replica.feed(m.TimerElapsed("p1", 17.0), at=17.0)
     assert (a["attempt"], a["requested_at"], a["finished_at"], a["status"]) == (1, 17.0, None, "REQUESTED")
 
@@ -173,7 +174,7 @@ def test_the_activity_records_a_failure_with_its_error_and_the_retry_that_follow
 def test_a_limited_tasks_request_is_recorded_from_its_permit_request():
     activity, replica = watched(TaskActivity())
     replica.submit("p1", spec(task("a", 5, concurrency=2)), at=10.0)
-    assert activity.of("p1")["a"]["args"] == (5,) and activity.of("p1")["a"]["requested_at"] == 10.0
+    assert activity.of("p1")["a"]["args"] == [5] and activity.of("p1")["a"]["requested_at"] == 10.0
 
 
 def test_the_activity_drops_the_least_recently_active_pipelines_past_max_tasks():
