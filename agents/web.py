@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -170,7 +171,8 @@ def install_web(
         return run
 
     def page(path: str, **methods: Callable[..., Awaitable[Any]]) -> None:
-        view = type(f"View{abs(hash(path))}", (web.View,), {name: handled(fn) for name, fn in methods.items()})
+        name = "view" + re.sub(r"\W+", "_", path)  # faust names routes after their views: one each
+        view = type(name, (web.View,), {method: handled(fn) for method, fn in methods.items()})
         app.page(path)(view)
 
     async def body_json(request: Any) -> Any:
