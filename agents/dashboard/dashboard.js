@@ -137,7 +137,8 @@ function pipelinePage(id) {
     const { body } = await api(`/api/pipelines/${encodeURIComponent(id)}/${action}`, { method: "POST" });
     document.getElementById("action-answer").textContent = body.message || body.error || "";
   };
-  const buttons = ["cancel", "pause", "unpause"].map((a) => el("button", { id: a, onclick: act(a) }, a[0].toUpperCase() + a.slice(1)));
+  // Disabled until the pipeline's status says which apply.
+  const buttons = ["cancel", "pause", "unpause"].map((a) => el("button", { id: a, onclick: act(a), disabled: "" }, a[0].toUpperCase() + a.slice(1)));
   fill(view, header, el("div", { class: "toolbar" }, buttons, el("span", { id: "action-answer", class: "muted" })), graph, outcome);
   let finished = false;
   every(async () => {

@@ -176,7 +176,8 @@ def test_lists_gather_every_replica_and_filter(web: Deployment) -> None:
 
 def test_cancel_pause_and_unpause_from_the_api(web: Deployment) -> None:
     cancelled, paused = ids_on_every_partition("act")[:2]
-    slow_chain = {"chain": [{"task": SLOW, "args": [1]}, {"task": STEP}, {"task": STEP}]}
+    # Two slow steps (3 s each): the actions arrive while it runs, even on a loaded machine.
+    slow_chain = {"chain": [{"task": SLOW, "args": [1]}, {"task": SLOW}, {"task": STEP}, {"task": STEP}]}
     for pipeline_id in (cancelled, paused):
         http("POST", web.url("a", "/api/pipelines"), {**slow_chain, "id": pipeline_id})
     for pipeline_id in (cancelled, paused):
@@ -187,7 +188,7 @@ def test_cancel_pause_and_unpause_from_the_api(web: Deployment) -> None:
     assert (status, answer["accepted"]) == (200, True), answer
     assert web.finished(cancelled)["status"] == "CANCELLED"
     eventually(lambda: web.pipeline(paused)["status"] == "PAUSED", 30, "paused")
-    time.sleep(4)  # the slow step ended meanwhile: a paused pipeline sends nothing further
+    time.sleep(7)  # both slow steps ended meanwhile: a paused pipeline sends nothing further
     assert web.pipeline(paused)["status"] == "PAUSED"
     assert http("POST", web.url("a", f"/api/pipelines/{paused}/unpause"))[0] == 200
     done = web.finished(paused)
@@ -222,7 +223,7 @@ def test_malformed_requests_get_a_4xx_that_says_what_is_wrong(web: Deployment, m
 
 def test_a_result_is_refused_until_the_pipeline_finishes(web: Deployment) -> None:
     pipeline_id = ids_on_every_partition("early")[1]
-    http("POST", web.url("a", "/api/pipelines"), {"task": SLOW, "args": [7], "id": pipeline_id})
+    http("POST", web.url("a", "/api/pipelines"), {"chain": [{"task": SLOW, "args": [7]}, {"task": SLOW}], "id": pipeline_id})
     eventually(lambda: web.pipeline(pipeline_id).get("status") == "RUNNING", 60, "running")
     status, answer = http("GET", web.url("b", f"/api/pipelines/{pipeline_id}/result"))
     assert status == 409 and "RUNNING" in answer["error"]
@@ -299,12 +300,14 @@ def chromium() -> str:
 
 def test_the_dashboard_draws_a_running_fan_out_and_cancels_a_pipeline(web: Deployment, chromium: str) -> None:
     fanned, cancelled = ids_on_every_partition("shown")[:2]
-    http("POST", web.url("a", "/api/pipelines"), {**fan_out(4, SLOW), "id": fanned})
     SCREENSHOTS.mkdir(exist_ok=True)
 
     async def drive() -> None:
         async with Chromium(chromium) as browser:
+            # The page first, then the pipeline: a browser starting slowly must not miss it running.
             await browser.goto(web.url("b", f"/dashboard#/pipelines/{fanned}"))
+            await browser.wait_for("!!document.querySelector('h2')", 60, "the page")
+            assert http("POST", web.url("a", "/api/pipelines"), {**fan_out(4, SLOW), "id": fanned})[0] == 202
             # Live: the page shows the branches running, then every step's final status.
             await browser.wait_for("document.querySelectorAll('.task[data-status=RUNNING]').length >= 1", 60, "a running step")
             await browser.wait_for("!!document.querySelector('#pipeline-status [data-status=COMPLETED]')", 60, "COMPLETED")
@@ -317,9 +320,11 @@ def test_the_dashboard_draws_a_running_fan_out_and_cancels_a_pipeline(web: Deplo
             await browser.wait_for("!!document.querySelector('#task-result')", 10, "a step's details")
             await browser.screenshot(SCREENSHOTS / "dashboard-pipeline.png")
 
-            http("POST", web.url("a", "/api/pipelines"), {"chain": [{"task": SLOW, "args": [1]}, {"task": SLOW}], "id": cancelled})
             await browser.goto(web.url("a", f"/dashboard#/pipelines/{cancelled}"))
-            await browser.wait_for("document.querySelector('#cancel') && !document.querySelector('#cancel').disabled", 60, "cancel enabled")
+            await browser.wait_for("!!document.querySelector('h2')", 60, "the page")
+            http("POST", web.url("a", "/api/pipelines"), {"chain": [{"task": SLOW, "args": [1]}, {"task": SLOW}], "id": cancelled})
+            await browser.wait_for("!!document.querySelector('#pipeline-status [data-status=RUNNING]')", 60, "RUNNING")
+            await browser.wait_for("!document.querySelector('#cancel').disabled", 10, "cancel enabled")
             await browser.evaluate("document.querySelector('#cancel').click()")
             await browser.wait_for("!!document.querySelector('#pipeline-status [data-status=CANCELLED]')", 60, "CANCELLED")
             await browser.screenshot(SCREENSHOTS / "dashboard-cancelled.png")
