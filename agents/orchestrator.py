@@ -479,9 +479,17 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
             load_wakeups()
         now = time.time()
         for pipeline_id, at in list(wakeups.items()):
-            if at + 0.002 <= now:  # the event's timestamp, in whole ms, must not fall before `at`
+            # (the event's timestamp, in whole ms, must not fall before `at`). Each send awaits:
+            # meanwhile a batch may have moved this wakeup or a rebalance cleared them all, so
+            # check it again (a KeyError here once crashed the replica).
+            if at + 0.002 <= now and wakeups.get(pipeline_id) == at:
                 del wakeups[pipeline_id]
-                await events.send(key=pipeline_id.encode(), value=codec.encode(TimerElapsed(pipeline_id, now)))
+                try:
+                    await events.send(key=pipeline_id.encode(), value=codec.encode(TimerElapsed(pipeline_id, now)))
+                except Exception as error:  # a broker away: try again at the next tick, not never
+                    log.warning("sending the timer of %s failed, retrying: %r", pipeline_id, error)
+                    wakeups.setdefault(pipeline_id, at)
+                    return
 
     def state_of(pipeline_id: str) -> Any:
         key = pipeline_id.encode()
