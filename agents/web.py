@@ -38,7 +38,8 @@ log = logging.getLogger("kafka_tasks.web")
 
 DASHBOARD = Path(__file__).parent / "dashboard"
 FORWARDED = "X-Kafka-Tasks-Forwarded"  # set on a request one replica passes to another
-ACTION_WAIT_S = 10.0  # how long an action request waits for the owner to apply it
+ACTION_WAIT_S = 10.0
+MAX_BRANCHES = 1000  # of a parallel group shown by default (?max_branches=N)  # how long an action request waits for the owner to apply it
 _ACTIONS = {"cancel": m.Action.CANCEL, "pause": m.Action.PAUSE, "unpause": m.Action.UNPAUSE}
 _STATIC_TYPES = {".html": "text/html", ".js": "application/javascript", ".css": "text/css", ".png": "image/png"}
 
@@ -221,7 +222,13 @@ def install_web(
         return reply(await local_answer("/api/local/pipelines", request.query))
 
     async def one_pipeline(request: Any, pipeline_id: str) -> Any:
-        return await forward_to_owner(request, pipeline_id) or reply(pipeline_json(known(pipeline_id), activity.of(pipeline_id)))
+        forwarded = await forward_to_owner(request, pipeline_id)
+        if forwarded is not None:
+            return forwarded
+        raw = request.query.get("max_branches", str(MAX_BRANCHES))
+        if not raw.isdigit():
+            raise BadRequest(f"max_branches must be a whole number, got {raw!r}")
+        return reply(pipeline_json(known(pipeline_id), activity.of(pipeline_id), int(raw)))
 
     async def pipeline_result(request: Any, pipeline_id: str) -> Any:
         forwarded = await forward_to_owner(request, pipeline_id)

@@ -90,8 +90,8 @@ function drawChain(steps) {
 }
 
 function drawGroup(group) {
-  const shown = group.branches.slice(0, MAX_BRANCHES).map(drawChain);
-  const hidden = group.branches.length - shown.length;
+  const shown = group.branches.map(drawChain); // the API sent the first MAX_BRANCHES
+  const hidden = group.hidden_branches;
   return el("div", { class: "parallel", "data-group": group.group_id }, shown,
     hidden > 0 ? el("div", { class: "more" }, `+${hidden} more branches`) : null);
 }
@@ -143,7 +143,7 @@ function pipelinePage(id) {
   let finished = false;
   every(async () => {
     if (finished) return;
-    const { ok, status, body: p } = await api(`/api/pipelines/${encodeURIComponent(id)}`);
+    const { ok, status, body: p } = await api(`/api/pipelines/${encodeURIComponent(id)}?max_branches=${MAX_BRANCHES}`);
     if (!ok) { fill(header, el("h2", {}, id), el("p", {}, status === 404 ? "unknown pipeline" : "not available")); return; }
     const counts = Object.entries(p.task_counts).map(([s, n]) => `${n} ${s.toLowerCase()}`).join(", ");
     fill(header, el("h2", {}, "Pipeline ", el("code", {}, p.pipeline_id), " ", el("span", { id: "pipeline-status" }, badge(p.status))),

@@ -152,6 +152,9 @@ def test_a_json_pipeline_runs_and_either_replica_answers_for_it(web: Deployment)
         assert all(t["finished_at"] >= t["requested_at"] for t in tasks_of(seen_from_a["steps"]))
         assert http("GET", web.url("b", f"/api/pipelines/{pipeline_id}/result")) == (
             200, {"pipeline_id": pipeline_id, "status": "COMPLETED", "result": 15})
+        trimmed = http("GET", web.url("b", f"/api/pipelines/{pipeline_id}?max_branches=2"))[1]
+        assert (len(trimmed["steps"][0]["branches"]), trimmed["steps"][0]["hidden_branches"]) == (2, 3)
+        assert trimmed["task_counts"] == {"SUCCEEDED": 6}  # every task counted, shown or not
 
 
 def test_lists_gather_every_replica_and_filter(web: Deployment) -> None:
@@ -208,6 +211,7 @@ def test_cancel_pause_and_unpause_from_the_api(web: Deployment) -> None:
     ("GET", "/api/pipelines?limit=0", None, 400, "between 1 and 1000"),
     ("GET", "/api/pipelines?since=yesterday", None, 400, "ISO 8601"),
     ("GET", "/api/pipelines/never-submitted", None, 404, "unknown"),
+    ("GET", "/api/pipelines/never-submitted?max_branches=many", None, 400, "max_branches"),
     ("GET", "/api/pipelines/never-submitted/result", None, 404, "unknown"),
     ("POST", "/api/pipelines/never-submitted/cancel", None, 404, "unknown"),
     ("POST", "/api/pipelines/never-submitted/explode", None, 404, "unknown action"),

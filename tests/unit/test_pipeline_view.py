@@ -74,6 +74,16 @@ def test_the_steps_tree_mirrors_the_spec_with_parallel_branches_side_by_side():
     assert (document["pipeline_id"], document["run"], document["parent"]) == ("p1", 1, None)
 
 
+def test_a_wide_group_shows_its_first_branches_and_counts_every_task():
+    wide = spec(GroupEntry("g", tuple(spec(task(f"t{i}")) for i in range(10))))
+    document = pipeline_json(Run(wide).state, {}, max_branches=3)
+    (group,) = document["steps"]
+    assert [[t["uid"] for t in branch] for branch in group["branches"]] == [["t0"], ["t1"], ["t2"]]
+    assert group["hidden_branches"] == 7
+    assert document["task_counts"] == {"RUNNING": 10}
+    assert pipeline_json(Run(wide).state, {})["steps"][0]["hidden_branches"] == 0
+
+
 def test_a_running_pipeline_shows_done_running_and_pending_tasks_and_when_it_started():
     run = Run(SPEC, now=10.0)
     run.succeed("a", 2)
