@@ -276,11 +276,9 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         # in `live` to be stored (step 5), so they are always stored after their decisions were
         # sent: a state stored first would leave its pipeline waiting for tasks nobody was asked
         # to run if the replica died in between.
-        sent += [
-            await publisher.publish(command, record.message.partition)
-            for _, record, decisions in touched.values()
-            for command in decisions
-        ]
+        sent += await publisher.publish_all([
+            (command, record.message.partition) for _, record, decisions in touched.values() for command in decisions
+        ])
         await asyncio.gather(*sent)
         for event, state, more, at in folded:
             for observer in observers:

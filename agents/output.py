@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from streams.settings import Settings
 
@@ -35,6 +36,46 @@ Headers = list[tuple[str, bytes]] | None
 class DirectOutput:
     def __init__(self, app: Any) -> None:
         self.app = app
+        # (topic, key, partition count) -> partition: murmur2 in Python costs 15 µs, and a wide
+        # fan-out's status records all carry its pipeline's id.
+        self._partitions: dict[tuple[str, bytes, int], int] = {}
+
+    async def send_many(self, records: list[tuple[int, str, bytes, bytes]]) -> list[Any]:
+        """Send (input partition, topic, key, value) records, each partitioned by its key as any
+        producer would (murmur2), in one batch per topic partition: aiokafka's per-record `send`
+        costs ~28 µs a record, a batch ~3 (a wide fan-out sends three records per task). Futures
+        resolve when the broker has each batch. Order within a topic partition is kept."""
+        producer = self.app.producer._ensure_producer()
+        batches: dict[tuple[str, int], Any] = {}
+        futures = []
+        for _, topic, key, value in records:
+            partition = self._partition_of(producer, topic, key)
+            if partition is None:  # no metadata for the topic yet: the plain path waits for it
+                futures.append(await self.send(0, topic, key, value))
+                continue
+            batch = batches.get((topic, partition))
+            if batch is None:
+                batch = batches[(topic, partition)] = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = batches[(topic, partition)] = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"a record of {len(value)} bytes does not fit a batch for {topic}")
+        for (topic, partition), batch in batches.items():
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+    def _partition_of(self, producer: Any, topic: str, key: bytes) -> int | None:
+        partitions = producer.client.cluster.partitions_for_topic(topic)
+        if not partitions:
+            return None
+        known = self._partitions.get((topic, key, len(partitions)))
+        if known is None:
+            if len(self._partitions) > 100_000:
+                self._partitions.clear()
+            # As aiokafka's (and the Java client's) default partitioner.
+            known = self._partitions[(topic, key, len(partitions))] = sorted(partitions)[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+        return known
 
     async def send(self, partition: int, topic: str, key: bytes | None, value: bytes | None,
                    headers: Headers = None, to_partition: int | None = None) -> Any:
@@ -71,6 +112,10 @@ class TransactionalOutput:
         from the table recovery that precedes any send."""
         for partition in partitions:
             self._starting(partition)
+
+    async def send_many(self, records: list[tuple[int, str, bytes, bytes]]) -> list[Any]:
+        # One by one: aiokafka's send_batch does not add its partition to the transaction.
+        return [await self.send(partition, topic, key, value) for partition, topic, key, value in records]
 
     async def send(self, partition: int, topic: str, key: bytes | None, value: bytes | None,
                    headers: Headers = None, to_partition: int | None = None) -> Any:

@@ -48,14 +48,22 @@ class Publisher:
     async def publish(self, event: Any, partition: int) -> Any:
         """Send `event`, decided on an event of input `partition`; returns a future that resolves
         once the broker has it."""
+        # Straight to a producer (aiokafka), not through a faust topic: a topic's send costs
+        # several times more, for features (serializers, callbacks) not used here.
+        return await self.output.send(*self._record(event, partition))
+
+    async def publish_all(self, decided: list[tuple[Any, int]]) -> list[Any]:
+        """`publish` for many (event, input partition) pairs at once, in their order: batched
+        by topic partition where the output can."""
+        return list(await self.output.send_many([self._record(event, partition) for event, partition in decided]))
+
+    def _record(self, event: Any, partition: int) -> tuple[int, str, bytes, bytes]:
         value = self.codec.encode(event)
         if len(value) > self.max_message_bytes:
             event = self._within_limit(event, len(value))
             value = self.codec.encode(event)
         name, key = destination(event, self.topics)
-        # Straight to a producer (aiokafka), not through a faust topic: a topic's send costs
-        # several times more, for features (serializers, callbacks) not used here.
-        return await self.output.send(partition, name, key, value)
+        return partition, name, key, value
 
     async def dead_letter(self, record: Any, error: str) -> Any:
         """Keep an input record nobody can process on the dead-letters topic, unchanged."""
