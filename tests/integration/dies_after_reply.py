@@ -13,19 +13,21 @@ from events.messages import PipelineFinished
 from streams.cli import main
 from streams.publisher import Publisher
 
-_publish = Publisher.publish
+_publish_all = Publisher.publish_all
 
 
-async def _publish_then_die(self: Publisher, event: Any, partition: int) -> Any:
-    sent = await _publish(self, event, partition)
-    if isinstance(event, PipelineFinished):
-        await sent
-        print(f"reply for {event.pipeline_id} acknowledged: dying now", flush=True)
+async def _publish_all_then_die(self: Publisher, decided: list[tuple[Any, int]]) -> list[Any]:
+    sent = await _publish_all(self, decided)
+    replies = [event for event, _ in decided if isinstance(event, PipelineFinished)]
+    if replies:
+        for future in sent:
+            await future
+        print(f"reply for {replies[0].pipeline_id} acknowledged: dying now", flush=True)
         os._exit(9)
     return sent
 
 
-Publisher.publish = _publish_then_die  # type: ignore[method-assign]
+Publisher.publish_all = _publish_all_then_die  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
