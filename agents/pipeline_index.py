@@ -14,8 +14,9 @@ from typing import Any
 from events.limiter import LimiterState
 from events.messages import SCHEDULE_KEY_PREFIX
 from events.schedule import ScheduleState
+from events.spec import is_builtin
 from events.state import PipelineState
-from streams.pipeline_view import is_builtin, schedule_summary
+from streams.pipeline_view import schedule_summary
 
 
 @dataclass(frozen=True, slots=True)

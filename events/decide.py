@@ -48,6 +48,7 @@ from events.spec import (
     BUILTIN_IDENTITY,
     EntryKind,
     TaskEntry,
+    is_builtin,
 )
 from events.state import (
     NO_VALUE,
@@ -416,7 +417,7 @@ class _Decision:
                     self.skipped.append(entry.uid)
                     pos += 1
                     continue
-                if entry.task_name in _BUILTINS:
+                if is_builtin(entry.task_name):
                     assert isinstance(outcome, Success)
                     outcome = _builtin(entry, outcome)
                     pos += 1

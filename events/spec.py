@@ -9,13 +9,18 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-BUILTIN_PREFIX = "__builtins."  # the engine's own steps, run by the orchestrator itself
 BUILTIN_FLATTEN = "__builtins.flatten_results"
 # Graph flows (streams/graph.py): the named inputs become the store (a dict); a group's first
 # branch carries the store past the level; the merge adds each branch's result under its name.
 BUILTIN_GRAPH_INPUTS = "__builtins.graph_inputs"
 BUILTIN_IDENTITY = "__builtins.identity"
 BUILTIN_GRAPH_MERGE = "__builtins.graph_merge"
+# The engine's own steps: decide computes them without a worker, and views leave them out.
+BUILTINS = frozenset({BUILTIN_FLATTEN, BUILTIN_GRAPH_INPUTS, BUILTIN_IDENTITY, BUILTIN_GRAPH_MERGE})
+
+
+def is_builtin(task_name: str) -> bool:
+    return task_name in BUILTINS
 
 
 class EntryKind(enum.Enum):

@@ -12,7 +12,7 @@ import reprlib
 from typing import Any
 
 from events.schedule import ScheduleState
-from events.spec import BUILTIN_PREFIX, GroupEntry, PipelineSpec, TaskEntry, iter_tasks
+from events.spec import GroupEntry, PipelineSpec, TaskEntry, is_builtin, iter_tasks
 from events.state import Failure, PipelineState, Success, TaskStatus
 from events.task_exception import TaskException
 
@@ -165,9 +165,6 @@ def _chain(spec: PipelineSpec, state: PipelineState | None, activity: dict[str, 
             steps.append(_task(entry, state, activity.get(entry.uid, {}), finished))
     return steps
 
-
-def is_builtin(task_name: str) -> bool:
-    return task_name.startswith(BUILTIN_PREFIX)
 
 
 def _status(entry: TaskEntry, state: PipelineState | None, seen: dict[str, Any], finished: bool) -> str:

@@ -7,8 +7,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from events.spec import PipelineSpec, iter_tasks
-from streams.pipeline_view import is_builtin
+from events.spec import PipelineSpec, is_builtin, iter_tasks
 
 FINAL = {"SUCCEEDED", "FAILED", "SKIPPED", "REVERTED", "REVERT_FAILED"}
 WIDTH = 30
