@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from agents.observer import Observer
 from events import messages as m
 
 disable_created_metrics()  # the *_created series double what a scrape carries, for nothing we use
@@ -22,8 +23,8 @@ _COUNTED = {"REQUESTED": "requested", "SUCCEEDED": "succeeded", "FAILED": "faile
 MAX_OPEN_RUNS = 200_000  # requested, not yet finished runs whose start time is kept
 
 
-class OrchestratorMetrics:
-    """An Observer of the orchestrator (agents/orchestrator.py)."""
+class OrchestratorMetrics(Observer):
+    """What the orchestrator folds and decides, counted."""
 
     def __init__(self, counts_by_status: Callable[[], Any]) -> None:
         self.registry = CollectorRegistry()
@@ -69,9 +70,6 @@ class OrchestratorMetrics:
                 if started is not None:
                     self.pipeline_seconds.labels(decision.status.name).observe(max(at - started, 0.0))
                 self.removed(decision.pipeline_id)
-
-    def loaded(self, state: Any) -> None:
-        pass
 
     def forgotten(self) -> None:
         self._requested_at.clear()  # runs of partitions now elsewhere would never finish here

@@ -16,7 +16,7 @@ import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -24,6 +24,7 @@ from faust.streams import _current_event
 from faust.types import TP
 
 from agents.log_probe import LogProbe
+from agents.observer import Observer
 from agents.offsets import OffsetGuard, Verdict
 from agents.output import make_output
 from agents.recovery import reread_stalled_recovery
@@ -73,23 +74,6 @@ def processing(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
-
-
-class Observer(Protocol):
-    """A hook around the agent's loop (metrics, the web API's index): it sees what was folded
-    and decided, once the decisions are out. Observers keep views, never state that counts:
-    after a crash they may see an event twice, or miss one a new owner folds."""
-
-    def folded(self, event: Any, state: Any, decisions: list[Any], at: float) -> None: ...
-
-    def loaded(self, state: Any) -> None:
-        """A state read from the table after partitions moved (running or finished)."""
-
-    def forgotten(self) -> None:
-        """Partitions moved: what was learnt about others' pipelines may be stale."""
-
-    def removed(self, pipeline_id: str) -> None:
-        """A finished pipeline left the table (the retention)."""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from agents.observer import Observer
 from events.limiter import LimiterState
 from events.messages import SCHEDULE_KEY_PREFIX
 from events.schedule import ScheduleState
@@ -54,8 +55,8 @@ class Summary:
         }
 
 
-class PipelineIndex:
-    """An Observer of the orchestrator (agents/orchestrator.py)."""
+class PipelineIndex(Observer):
+    """Fed as the orchestrator folds, and from the table after partitions move."""
 
     def __init__(self) -> None:
         self._pipelines: dict[str, Summary] = {}

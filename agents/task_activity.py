@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from agents.observer import Observer
 from events import messages as m
 from streams.pipeline_view import error_json, jsonable
 
 MAX_TASKS = 50_000
 
 
-class TaskActivity:
-    """An Observer of the orchestrator (agents/orchestrator.py)."""
+class TaskActivity(Observer):
+    """Fed as the orchestrator folds. Nothing is loaded with the table after partitions move
+    (what a restarted replica cannot know stays unknown), and nothing is forgotten then: requests
+    are routed to a pipeline's owner, which knows at least as much."""
 
     def __init__(self, max_tasks: int = MAX_TASKS) -> None:
         self.max_tasks = max_tasks
@@ -57,12 +60,6 @@ class TaskActivity:
                 task["status"] = decision.task_status
                 if decision.message:
                     task["message"] = decision.message
-
-    def loaded(self, state: Any) -> None:
-        pass  # what a restarted replica cannot know stays unknown
-
-    def forgotten(self) -> None:
-        pass  # kept: requests are routed to a pipeline's owner, which knows at least as much
 
     def removed(self, pipeline_id: str) -> None:
         self._count -= len(self._pipelines.pop(pipeline_id, {}))

@@ -21,6 +21,7 @@ import aiohttp
 from faust import web
 
 from agents.metrics import CONTENT_TYPE, OrchestratorMetrics
+from agents.observer import Observer
 from agents.pipeline_index import PipelineIndex
 from agents.task_activity import TaskActivity
 from events import messages as m
@@ -48,8 +49,8 @@ class BadRequest(Exception):
     """A malformed request: answered with 400 and the message."""
 
 
-class ActionAnswers:
-    """An Observer of the orchestrator: hands each applied action to the request waiting for it."""
+class ActionAnswers(Observer):
+    """Hands each action the orchestrator applied to the HTTP request waiting for it."""
 
     def __init__(self) -> None:
         self.waiting: dict[str, asyncio.Future[m.PipelineActionApplied]] = {}
@@ -65,15 +66,6 @@ class ActionAnswers:
                 future = self.waiting.pop(decision.action_id, None)
                 if future is not None and not future.done():
                     future.set_result(decision)
-
-    def loaded(self, state: Any) -> None:
-        pass
-
-    def forgotten(self) -> None:
-        pass
-
-    def removed(self, pipeline_id: str) -> None:
-        pass
 
 
 def install_web(
