@@ -40,10 +40,7 @@ class OrchestratorMetrics(Observer):
             "kafka_tasks_pipeline_duration_seconds", "From a pipeline's start to its end, by final status",
             ["status"], buckets=DURATION_BUCKETS, registry=self.registry,
         )
-        self.lag = Gauge(
-            "kafka_tasks_consumer_lag", "Records not yet processed, by topic and partition (set at each scrape)",
-            ["topic", "partition"], registry=self.registry,
-        )
+        self.lag = _lag_gauge(self.registry, "Records not yet processed")
         self.registry.register(_PipelinesByStatus(counts_by_status))
         # pipeline id -> (run, uid, attempt) -> when requested: runs not finished yet. A pipeline's
         # go when it ends (a cancelled one's running tasks never report an outcome).
@@ -79,10 +76,7 @@ class OrchestratorMetrics(Observer):
         self._open -= len(self._requested_at.pop(pipeline_id, {}))
 
     async def exposition(self, lag: Callable[[], Awaitable[dict[tuple[str, int], int]]]) -> bytes:
-        self.lag.clear()
-        for (topic, partition), behind in (await lag()).items():
-            self.lag.labels(topic, str(partition)).set(behind)
-        return generate_latest(self.registry)
+        return _exposition(self.registry, self.lag, await lag())
 
 
 class _PipelinesByStatus:
@@ -111,13 +105,21 @@ class WorkerMetrics:
             "kafka_tasks_worker_run_duration_seconds", "How long the task function ran, by task name",
             ["task"], buckets=DURATION_BUCKETS, registry=self.registry,
         )
-        self.lag = Gauge(
-            "kafka_tasks_consumer_lag", "Requests not yet fetched, by topic and partition (set at each scrape)",
-            ["topic", "partition"], registry=self.registry,
-        )
+        self.lag = _lag_gauge(self.registry, "Requests not yet fetched")
 
     def exposition(self, lag: dict[tuple[str, int], int]) -> bytes:
-        self.lag.clear()
-        for (topic, partition), behind in lag.items():
-            self.lag.labels(topic, str(partition)).set(behind)
-        return generate_latest(self.registry)
+        return _exposition(self.registry, self.lag, lag)
+
+
+def _lag_gauge(registry: CollectorRegistry, what: str) -> Gauge:
+    return Gauge("kafka_tasks_consumer_lag", f"{what}, by topic and partition (set at each scrape)",
+                 ["topic", "partition"], registry=registry)
+
+
+def _exposition(registry: CollectorRegistry, gauge: Gauge, lag: dict[tuple[str, int], int]) -> bytes:
+    """The registry in Prometheus' text format, with the lag gauge set to `lag` (partitions no
+    longer consumed here dropped)."""
+    gauge.clear()
+    for (topic, partition), behind in lag.items():
+        gauge.labels(topic, str(partition)).set(behind)
+    return generate_latest(registry)
