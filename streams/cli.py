@@ -101,7 +101,9 @@ def cmd_orchestrator(args: argparse.Namespace) -> int:
     app = make_faust_app(settings)
     index, activity, answers = PipelineIndex(), TaskActivity(), ActionAnswers()
     metrics = OrchestratorMetrics(index.counts_by_status)
-    view = install_orchestrator(app, settings, [index, activity, metrics, answers])
+    # The observers feed only the web server: without one, the loop carries none of them.
+    observers = [index, activity, metrics, answers] if settings.web_port else []
+    view = install_orchestrator(app, settings, observers)
     if settings.web_port:
         install_web(app, settings, view, index, activity, metrics, answers, tasks)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
