@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.app import KafkaTasks
+from streams.schema_registry import LEVELS as COMPATIBILITY_LEVELS
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -292,6 +293,25 @@ def cmd_schemas(args: argparse.Namespace) -> int:
         for schema in rows:
             (args.export / f"{schema.name}.avsc").write_text(json.dumps(standalone(schema.name, loaded), indent=2) + "\n")
         print(f"wrote {len(rows)} standalone schemas (references written out) to {args.export}")
+    if args.register:
+        return _register_schemas(args.register, args.compatibility)
+    return 0
+
+
+def _register_schemas(url: str, compatibility: str) -> int:
+    from streams.schema_registry import RegistryError, SchemaRegistry, register_all
+
+    print(f"registering in {url} (subjects kafka_tasks.<Record>, compatibility {compatibility}):")
+    try:
+        registered = register_all(SchemaRegistry(url), compatibility)
+    except RegistryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{'subject':<36} {'version':>7} {'id here':>8} {'registry id':>12}")
+    for entry in registered:
+        print(f"{entry.subject:<36} {'v' + str(entry.version):>7} {entry.schema_id:>8} {entry.registry_id:>12}")
+    print(f"{len(registered)} schema versions under {len({e.subject for e in registered})} subjects. Records carry "
+          "the 'id here' in their framing (docs/topics.md), not the registry's.")
     return 0
 
 
@@ -452,6 +472,10 @@ def main(argv: list[str] | None = None) -> int:
 
     schemas = commands.add_parser("schemas", help="list the Avro schemas and their ids; export them for other languages")
     schemas.add_argument("--export", type=Path, metavar="DIR", help="write each schema, standalone, to DIR/<Name>.avsc")
+    schemas.add_argument("--register", metavar="URL", help="register every version in a Confluent-compatible schema "
+                         "registry at URL, one subject per record: kafka_tasks.<Record>")
+    schemas.add_argument("--compatibility", default="BACKWARD_TRANSITIVE", choices=COMPATIBILITY_LEVELS,
+                         help="with --register: the level set on each subject first (default: BACKWARD_TRANSITIVE)")
     schemas.set_defaults(func=cmd_schemas)
 
     commands.add_parser("demo", help="run the stocks pipeline end to end on the local broker").set_defaults(func=cmd_demo)

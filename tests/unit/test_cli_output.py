@@ -74,3 +74,20 @@ def test_the_status_tree_shows_groups_branches_and_each_step():
         "└─ - average  SKIPPED",
         "error: builtins.ValueError: bad",
     ]
+
+
+def test_registering_with_an_unreachable_registry_says_so_and_fails(capsys):
+    from streams.cli import main
+
+    assert main(["schemas", "--register", "http://127.0.0.1:9/registry"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the schema registry at http://127.0.0.1:9/registry" in err and "check the URL" in err
+
+
+def test_an_unknown_compatibility_level_is_refused_before_anything_is_sent():
+    import pytest
+
+    from streams.schema_registry import SchemaRegistry, register_all
+
+    with pytest.raises(ValueError, match="compatibility must be one of BACKWARD"):
+        register_all(SchemaRegistry("http://127.0.0.1:9"), "SOMETIMES")
