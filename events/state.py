@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import pickle
-from dataclasses import dataclass, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
 from immutables import Map
@@ -131,12 +131,25 @@ class PipelineState:
         # The plan is an index derived from the submitted spec: persist everything else and
         # rebuild it on load (it is most of the bytes of a wide pipeline). The submission goes
         # in pickled once (it never changes), not again with every store.
-        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in ("plan", "submission")}
+        # Fields still at their defaults (a small pipeline's empty maps: each pickles at a few µs)
+        # are left out; the constructor gives them back.
+        values = {}
+        for name in _STORED_FIELDS:
+            value = getattr(self, name)
+            default = _DEFAULTS.get(name, _NO_DEFAULT)
+            if value is default or (type(value) is type(default) and (not value if type(value) is Map else value == default)):
+                continue
+            values[name] = value
         return (_restore, (values, _pickled_submission(self.submission)))
 
     @property
     def root_pipeline_id(self) -> str:
         return self.submission.root_pipeline_id or self.pipeline_id
+
+
+_STORED_FIELDS = tuple(f.name for f in fields(PipelineState) if f.name not in ("plan", "submission"))
+_NO_DEFAULT = object()
+_DEFAULTS = {f.name: f.default for f in fields(PipelineState) if f.default is not MISSING}
 
 
 def _restore(values: dict[str, Any], submission: bytes | None = None) -> PipelineState:
@@ -145,12 +158,14 @@ def _restore(values: dict[str, Any], submission: bytes | None = None) -> Pipelin
     return PipelineState(plan=PipelinePlan.of(values["submission"].spec), **values)
 
 
-# A wide pipeline's submission is most of its state's bytes, and each store pickled it again:
-# the pickled bytes of recent large ones are kept, keyed by the object (every state of a pipeline
-# shares it; the entry holds it, so its id is not reused while cached).
+# A submission never changes, yet each store of its pipeline pickled it again (most of a wide
+# pipeline's bytes; a fifth of a small one's time): the pickled bytes of recent ones are kept,
+# keyed by the object (every state of a pipeline shares it; the entry holds it, so its id is not
+# reused while cached), up to a number (the objects they keep alive) and a budget of bytes.
 _SUBMISSIONS: dict[int, tuple[PipelineSubmitted, bytes]] = {}
-_SUBMISSIONS_KEPT = 64
-_SUBMISSION_WORTH_KEEPING = 16 * 1024
+_SUBMISSIONS_KEPT = 2048
+_SUBMISSIONS_BUDGET = 32 * 1024**2
+_submissions_bytes = [0]
 
 
 def _pickled_submission(submission: PipelineSubmitted) -> bytes:
@@ -158,10 +173,13 @@ def _pickled_submission(submission: PipelineSubmitted) -> bytes:
     if kept is not None and kept[0] is submission:
         return kept[1]
     data = pickle.dumps(submission, protocol=pickle.HIGHEST_PROTOCOL)
-    if len(data) >= _SUBMISSION_WORTH_KEEPING:
-        if len(_SUBMISSIONS) >= _SUBMISSIONS_KEPT:
-            del _SUBMISSIONS[next(iter(_SUBMISSIONS))]  # the oldest
-        _SUBMISSIONS[id(submission)] = (submission, data)
+    if len(data) > _SUBMISSIONS_BUDGET:
+        return data
+    while _SUBMISSIONS and (len(_SUBMISSIONS) >= _SUBMISSIONS_KEPT or _submissions_bytes[0] + len(data) > _SUBMISSIONS_BUDGET):
+        _, dropped = _SUBMISSIONS.pop(next(iter(_SUBMISSIONS)))  # the oldest
+        _submissions_bytes[0] -= len(dropped)
+    _SUBMISSIONS[id(submission)] = (submission, data)
+    _submissions_bytes[0] += len(data)
     return data
 
 

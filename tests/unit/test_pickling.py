@@ -38,3 +38,24 @@ def test_a_state_stored_with_its_submission_inline_still_loads() -> None:
     state = half_done_fan_out()
     values = {f: getattr(state, f) for f in state.__dataclass_fields__ if f != "plan"}
     assert _restore(values) == state
+
+
+def test_fields_at_their_defaults_are_left_out_and_come_back() -> None:
+    fresh, _ = react(None, PipelineSubmitted("p2", "s2", echo.send(1).to_spec()), 0.0)
+    assert fresh is not None
+    _, (values, _) = fresh.__reduce__()
+    assert "held" not in values and "timers" not in values and "outcome" not in values  # empty / None
+    assert "tasks" in values and "status" in values
+    assert pickle.loads(pickle.dumps(fresh)) == fresh
+    paused_at_zero = fresh.evolve(next_held=0, revert_failures=())  # equal to the defaults: still exact
+    assert pickle.loads(pickle.dumps(paused_at_zero)) == paused_at_zero
+
+
+def test_the_pickled_submissions_kept_are_bounded_in_number() -> None:
+    from events import state as state_module
+
+    for i in range(state_module._SUBMISSIONS_KEPT + 10):
+        state_module._pickled_submission(PipelineSubmitted(f"p{i}", "s", echo.send(i).to_spec()))
+    assert len(state_module._SUBMISSIONS) <= state_module._SUBMISSIONS_KEPT
+    kept = sum(len(data) for _, data in state_module._SUBMISSIONS.values())
+    assert kept == state_module._submissions_bytes[0]
