@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -70,12 +71,26 @@ class Worker:
         lock = threading.Lock()
         in_flight = InFlight()
 
+        # Requests fetched ahead, counted in flight (no commit passes them), not started yet: up to
+        # `prefetch` with the running ones. Without them, a worker of quick tasks paused its
+        # partitions whenever its slots were full, and librdkafka drops what it fetched ahead on a
+        # pause: every few tasks waited for a fetch from the broker.
+        waiting: deque[Any] = deque()
+        concurrency = self.settings.worker_concurrency
+        prefetch = concurrency * self.settings.worker_prefetch_multiplier
+
         def on_revoke(consumer: Consumer, partitions: list[TopicPartition]) -> None:
             # Commit what is done before the partitions move; requests still running there finish
-            # and send their outcomes, and run again on the new owner (the fold drops duplicates).
+            # and send their outcomes, and run again on the new owner (the fold drops duplicates),
+            # as do those fetched and not started. (Called inside poll: the loop below is either
+            # waiting for that poll or making it, so `waiting` is not in use.)
+            gone = {(p.topic, p.partition) for p in partitions}
             with lock:
                 done = _offsets(in_flight.committable())
-                in_flight.forget((p.topic, p.partition) for p in partitions)
+                in_flight.forget(gone)
+            kept = [message for message in waiting if (message.topic(), message.partition()) not in gone]
+            waiting.clear()
+            waiting.extend(kept)
             try:
                 if done:
                     consumer.commit(offsets=done, asynchronous=False)
@@ -115,26 +130,36 @@ class Worker:
                     due = _offsets({tp: o for tp, o in offsets.items() if committed.get(tp) != o})
                     committed.update(offsets)
                     last_commit = time.monotonic()
-                # Step 2: fetch as many requests as there are free slots; each runs as soon as it
-                # arrives. With none free, wait for a task to end instead (and poll now and then,
-                # with the partitions paused: it serves rebalances and keeps the membership).
-                free = 0 if stop.is_set() else self.settings.worker_concurrency - len(running)
-                if free > 0 or due or time.monotonic() - last_poll >= 1.0:
-                    messages = await asyncio.to_thread(self._fetch, consumer, gate, free, due)
+                # Step 2: fetch up to `prefetch` requests, running and waiting. With slots free and
+                # none waiting, wait briefly for one (in a thread: the consumer's calls block);
+                # otherwise take only what librdkafka already holds. With no room, poll now and then
+                # with the partitions paused: it serves rebalances and keeps the membership.
+                room = 0 if stop.is_set() else prefetch - len(running) - len(waiting)
+                idle = not stop.is_set() and len(running) < concurrency and not waiting
+                if room > 0 and idle:
+                    messages = await asyncio.to_thread(self._fetch, consumer, gate, room, due, 0.05)
+                    last_poll = time.monotonic()
+                elif room > 0 or due or time.monotonic() - last_poll >= 1.0:
+                    messages = self._fetch(consumer, gate, room, due, 0.0)
                     last_poll = time.monotonic()
                 else:
                     messages = []
-                    await asyncio.wait(running, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
                 for message in messages:
                     if message.error():
                         log.warning("consumer error: %s", message.error())
                         continue
                     with lock:
                         in_flight.start((message.topic(), message.partition()), message.offset())
-                    task = asyncio.create_task(self._run_one(message, producer, in_flight, lock, failures))
+                    waiting.append(message)
+                # Step 3: each waiting request runs as soon as a slot is free; with none free and
+                # nothing new, wait for a task to end.
+                while waiting and not stop.is_set() and len(running) < concurrency:
+                    task = asyncio.create_task(self._run_one(waiting.popleft(), producer, in_flight, lock, failures))
                     running.add(task)
                     task.add_done_callback(running.discard)
-                # Step 3: delivery callbacks run here: acknowledged outcomes make requests done.
+                if not messages and running and (stop.is_set() or len(running) >= concurrency):
+                    await asyncio.wait(running, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+                # Step 4: delivery callbacks run here: acknowledged outcomes make requests done.
                 producer.poll(0)
                 await asyncio.sleep(0)  # let the tasks just started run up to their first await
         finally:
@@ -152,25 +177,28 @@ class Worker:
             consumer.close()
             self._threads.shutdown(wait=False)
 
-    def _fetch(self, consumer: Consumer, gate: RequestGate, free: int, commit: list[TopicPartition]) -> list[Any]:
-        """In a thread (the consumer's calls block): commit, then wait briefly for requests, up
-        to `free` of them."""
+    def _fetch(self, consumer: Consumer, gate: RequestGate, room: int, commit: list[TopicPartition],
+               wait_s: float) -> list[Any]:
+        """Commit, then take up to `room` requests, waiting at most `wait_s` for the first (in a
+        thread when it waits: the consumer's calls block)."""
         if commit:
             try:
                 consumer.commit(offsets=commit, asynchronous=True)
             except KafkaException as error:
                 log.warning("could not commit finished requests, they may run again: %s", error)
-        if free <= 0:
+        if room <= 0:
             gate.close()
             message = consumer.poll(0)  # None, except right after a rebalance (the next close() pauses what it brought)
             return [] if message is None else [message]
         gate.open()
+        if wait_s <= 0:
+            return list(consumer.consume(room, 0))
         # poll() returns as soon as one request arrives (consume(n, t) would wait out t for n);
         # then take whatever else is already fetched, without waiting.
-        first = consumer.poll(0.05)
+        first = consumer.poll(wait_s)
         if first is None:
             return []
-        return [first, *consumer.consume(free - 1, 0)] if free > 1 else [first]
+        return [first, *consumer.consume(room - 1, 0)] if room > 1 else [first]
 
     async def _run_one(self, message: Any, producer: Producer, in_flight: InFlight, lock: threading.Lock,
                        failures: list[Any]) -> None:

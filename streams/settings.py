@@ -26,6 +26,10 @@ class Settings:
         partitions: partitions of the topics the app creates.
         replication_factor: replication of the topics the app creates.
         worker_concurrency: tasks a worker runs at once.
+        worker_prefetch_multiplier: a worker holds up to this many times `worker_concurrency`
+            requests, running and fetched (Celery's setting of the same name and default): quick
+            tasks find the next request waiting instead of a fetch from the broker. 1: it fetches
+            only as many as it has free slots (for long tasks that other workers should take).
         retention_ms: retention of the request, reply and status topics the app creates (None:
             the broker's default). The pipeline events topic keeps the broker default: it is
             the log that replay rebuilds state from.
@@ -62,6 +66,7 @@ class Settings:
     partitions: int = 4
     replication_factor: int = 1
     worker_concurrency: int = 8
+    worker_prefetch_multiplier: int = 4
     retention_ms: int | None = None
     max_message_bytes: int = 1_000_000
     max_state_bytes: int = 8_000_000
@@ -115,6 +120,7 @@ class Settings:
             ("partitions", int),
             ("replication_factor", int),
             ("worker_concurrency", int),
+            ("worker_prefetch_multiplier", int),
             ("retention_ms", int),
             ("max_message_bytes", int),
             ("max_state_bytes", int),
@@ -137,6 +143,8 @@ class Settings:
         settings = Settings(**values)
         if settings.max_state_bytes < settings.max_message_bytes:
             raise ValueError("max_state_bytes must be at least max_message_bytes: a state holds its submission")
+        if settings.worker_concurrency < 1 or settings.worker_prefetch_multiplier < 1:
+            raise ValueError("worker_concurrency and worker_prefetch_multiplier must be at least 1")
         return settings
 
 

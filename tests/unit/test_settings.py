@@ -17,3 +17,10 @@ def test_exactly_once_comes_from_the_environment_as_a_boolean() -> None:
 def test_exactly_once_on_the_dev_broker_is_refused_with_what_to_do() -> None:
     with pytest.raises(ValueError, match="exactly_once needs Apache Kafka.*Leave it unset"):
         Settings(app_id="a", broker="tansu", exactly_once=True)
+
+
+def test_the_worker_prefetch_multiplier_comes_from_the_environment_and_must_be_positive() -> None:
+    assert Settings.from_env({}, app_id="a").worker_prefetch_multiplier == 4  # Celery's default
+    assert Settings.from_env({"KAFKA_TASKS_WORKER_PREFETCH_MULTIPLIER": "1"}, app_id="a").worker_prefetch_multiplier == 1
+    with pytest.raises(ValueError, match="worker_prefetch_multiplier must be at least 1"):
+        Settings.from_env({"KAFKA_TASKS_WORKER_PREFETCH_MULTIPLIER": "0"}, app_id="a")
