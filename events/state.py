@@ -6,8 +6,9 @@ so folding one result into a 10,000-branch pipeline costs the same as into a 10-
 from __future__ import annotations
 
 import enum
+import operator
 import pickle
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from immutables import Map
@@ -120,7 +121,18 @@ class PipelineState:
     started_at: float | None = None  # when this run started: its submission's log time
 
     def evolve(self, **changes: Any) -> PipelineState:
-        return replace(self, **changes)
+        """`dataclasses.replace`, at half its cost (the fold evolves a state several times per
+        event): each slot copied, then the changed ones set, through the slots' own descriptors
+        (which a frozen dataclass's __setattr__ does not guard)."""
+        new = object.__new__(PipelineState)
+        for slot, value in zip(_SLOTS, _VALUES(self), strict=True):
+            slot.__set__(new, value)
+        for name, value in changes.items():
+            slot = _SLOT_OF.get(name)
+            if slot is None:
+                raise TypeError(f"PipelineState has no field {name!r}")
+            slot.__set__(new, value)
+        return new
 
     def without_progress(self) -> PipelineState:
         """What a finished pipeline must keep (its submission, status and outcome) without the
@@ -147,6 +159,10 @@ class PipelineState:
         return self.submission.root_pipeline_id or self.pipeline_id
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(PipelineState))
+_VALUES = operator.attrgetter(*_FIELD_NAMES)
+_SLOTS = tuple(PipelineState.__dict__[name] for name in _FIELD_NAMES)
+_SLOT_OF = dict(zip(_FIELD_NAMES, _SLOTS, strict=True))
 _STORED_FIELDS = tuple(f.name for f in fields(PipelineState) if f.name not in ("plan", "submission"))
 _NO_DEFAULT = object()
 _DEFAULTS = {f.name: f.default for f in fields(PipelineState) if f.default is not MISSING}

@@ -3,6 +3,7 @@ and round-trip exactly, old stored states included."""
 from __future__ import annotations
 
 import copyreg
+import dataclasses
 import pickle
 
 from events import pickling
@@ -59,3 +60,14 @@ def test_the_pickled_submissions_kept_are_bounded_in_number() -> None:
     assert len(state_module._SUBMISSIONS) <= state_module._SUBMISSIONS_KEPT
     kept = sum(len(data) for _, data in state_module._SUBMISSIONS.values())
     assert kept == state_module._submissions_bytes[0]
+
+
+def test_evolve_changes_the_named_fields_only_and_refuses_unknown_ones() -> None:
+    import pytest
+
+    state = half_done_fan_out()
+    evolved = state.evolve(run=7, next_held=3)
+    assert (evolved.run, evolved.next_held) == (7, 3) and (state.run, state.next_held) == (1, 0)
+    assert evolved == dataclasses.replace(state, run=7, next_held=3)
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        state.evolve(colour="red")
