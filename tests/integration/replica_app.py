@@ -42,3 +42,12 @@ tasks.schedule("every-2s", step.send(0), cron="* * * * * */2", catch_up=True)
 @tasks.bind()
 def total(values: list[int]) -> int:
     return sum(values)
+
+
+@tasks.bind()
+def nap(x: int, journal: str) -> int:
+    """Sleeps 0.4 s and notes each run in `journal` (one line per run: a test counts them)."""
+    time.sleep(0.4)
+    with open(journal, "a") as notes:
+        notes.write(f"{x}\n")
+    return x

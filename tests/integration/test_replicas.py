@@ -13,7 +13,7 @@ from streams.replay import finished_per_pipeline, wait_until_processed
 from streams.settings import Settings
 from streams.topics import Topics
 from tests.integration.deployment import connection, spawn_replica
-from tests.integration.replica_app import fails_once, slow, step, tasks
+from tests.integration.replica_app import fails_once, nap, slow, step, tasks
 from tests.processes import Processes
 
 pytestmark = pytest.mark.kafka
@@ -121,6 +121,36 @@ def test_a_worker_killed_mid_task_is_replaced_the_tasks_run_again_and_each_pipel
     assert results == list(range(6))
     replies = finished_per_pipeline(settings, Topics(settings.app_id).replies)
     assert [replies[h.pipeline_id] for h in handles] == [1] * 6
+
+
+def test_requests_a_worker_fetched_ahead_run_once_on_the_new_owner_when_a_second_worker_joins(
+    deployment: Any, broker: Any, tmp_path: Any
+) -> None:
+    # A worker with 2 slots and worker_prefetch_multiplier 10 holds up to 20 requests: 2 running,
+    # the rest fetched ahead. When a second worker joins, the partitions move: those fetched ahead
+    # and not started must be left to their owner after the rebalance, not run here as well. Only
+    # the ones running at that moment may run twice (at-least-once; the fold drops the second
+    # outcome).
+    settings, client, processes = deployment
+    assert client.submit(chain(0, 1)).result(120) == 1  # everything up and joined
+    processes.started["worker"].terminate()  # the fixture's, with the default slots
+    processes.started["worker"].wait(30)
+    processes.env.update(KAFKA_TASKS_WORKER_CONCURRENCY="2", KAFKA_TASKS_WORKER_PREFETCH_MULTIPLIER="10")
+    worker = ["worker", "-A", "tests.integration.replica_app", *connection(broker)]
+    processes.spawn("worker-a", *worker)
+    journal = tmp_path / "naps.txt"
+    handles = [client.submit(nap.send(i, str(journal))) for i in range(60)]
+    deadline = time.monotonic() + 60
+    while not journal.exists():  # worker-a has joined and is running naps, with more waiting
+        assert time.monotonic() < deadline, "worker-a never ran a nap:\n" + processes.log("worker-a")
+        time.sleep(0.05)
+    processes.spawn("worker-b", *worker)
+    assert [h.result(120) for h in handles] == list(range(60))
+    runs = journal.read_text().split()
+    twice = sorted({x for x in runs if runs.count(x) > 1}, key=int)
+    assert set(runs) == {str(i) for i in range(60)}
+    print(f"\n{len(runs) - 60} of 60 naps ran twice: {twice}")
+    assert len(runs) - 60 <= 4, f"{len(runs) - 60} runs more than requests (ran twice: {twice})"
 
 
 def replace_the_only_replica_mid_flight(broker: Any, tmp_path: Any, pipelines: int, start_successor: Any) -> str:
