@@ -267,7 +267,8 @@ class _Decision:
             before = chain.before_finally
             assert before is not None
             outcome = before if isinstance(outcome, Success) else Failure(outcome.error, before.state)
-        self.tasks[uid] = TaskRun(TaskStatus.DONE, run.attempt)  # drop the request: memory
+        # Drop the request (memory); keep whether it failed: a handled failure shows as one.
+        self.tasks[uid] = TaskRun(TaskStatus.DONE, run.attempt, failed=isinstance(run.outcome, Failure))
         self.chains[task.chain_id] = ChainRun(task.position + 1, outcome, chain.before_finally)
         if task.entry.is_wait or run.pause_after:
             self.pause_now()

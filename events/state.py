@@ -54,6 +54,7 @@ class TaskRun:
     outcome: Outcome | None = None  # set by the fold, consumed by decide
     exception_mro: tuple[str, ...] = ()
     pause_after: bool = False
+    failed: bool = False  # DONE: its own outcome was a failure (handled, or ending the pipeline)
 
 
 @dataclass(frozen=True, slots=True)

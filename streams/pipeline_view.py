@@ -22,7 +22,8 @@ MAX_DEPTH = 6  # nesting levels shown
 MAX_TOTAL = 20_000  # characters (about) of one value shown, all levels together
 MAX_STACKTRACE = 20_000  # characters of a traceback shown: its end, where the error is
 
-# A task's status as the page shows it, from its run in the state (DONE: the activity knows how).
+# A task's status as the page shows it, from its run in the state (DONE: SUCCEEDED unless it
+# failed; the activity knows better, a revert's fate too).
 _SHOWN = {
     TaskStatus.RUNNING: "RUNNING",
     TaskStatus.AWAITING_CHILD: "RUNNING",
@@ -173,6 +174,8 @@ def _status(entry: TaskEntry, state: PipelineState | None, seen: dict[str, Any],
         return "SKIPPED" if finished or seen.get("status") == "SKIPPED" else "PENDING"
     if run.status is TaskStatus.DONE and seen.get("status") in ("FAILED", "REVERTED", "REVERT_FAILED"):
         return str(seen["status"])
+    if run.status is TaskStatus.DONE and run.failed:  # (what a replica that restarted still knows)
+        return "FAILED"
     return _SHOWN[run.status]
 
 

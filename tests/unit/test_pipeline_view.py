@@ -143,6 +143,17 @@ def test_a_handler_not_needed_is_skipped_once_the_pipeline_has_finished():
     assert statuses(pipeline_json(run.state, {})) == {"a": "SUCCEEDED", "h": "SKIPPED"}
 
 
+def test_a_handled_failure_shows_failed_from_the_state_alone_as_after_a_restart():
+    # The activity (what this replica saw) is memory; a replica that restarted has only the state.
+    run = Run(spec(task("a"), task("h", kind=EntryKind.EXCEPTIONALLY), task("z")))
+    run.fail("a", TaskException("a", "builtins.ValueError", "boom", ""))
+    run.succeed("h", "recovered")
+    run.succeed("z", "done")
+    document = pipeline_json(run.state, {})
+    assert document["status"] == "COMPLETED"
+    assert statuses(document) == {"a": "FAILED", "h": "SUCCEEDED", "z": "SUCCEEDED"}
+
+
 def test_a_completed_staged_group_shows_no_skipped_step():
     body = {"parallel": [{"task": "m.x", "args": [i]} for i in range(4)], "num_stages": 2}
     run = Run(pipeline_from_json(body).to_spec())
