@@ -33,6 +33,11 @@ def load_app(spec: str) -> tuple[KafkaTasks, Any]:
     return found[0], module
 
 
+def web_port_setting(command: str) -> str:
+    """The setting `--web-port` stands for: workers and orchestrators have their own defaults."""
+    return "worker_web_port" if command == "worker" else "web_port"
+
+
 def settings_from(args: argparse.Namespace, app_id: str | None = None) -> Settings:
     return Settings.from_env(
         app_id=app_id or args.app_id,
@@ -43,7 +48,7 @@ def settings_from(args: argparse.Namespace, app_id: str | None = None) -> Settin
         replication_factor=args.replication_factor,
         fetch_wait_ms=getattr(args, "fetch_wait_ms", None),
         exactly_once=getattr(args, "exactly_once", None),
-        **({"worker_web_port": args.web_port} if args.command == "worker" else {"web_port": getattr(args, "web_port", None)}),
+        **{web_port_setting(args.command): getattr(args, "web_port", None)},
         web_host=getattr(args, "web_host", None),
         web_bind=getattr(args, "web_bind", None),
     )
@@ -54,7 +59,7 @@ def with_free_web_port(settings: Settings, process: str) -> Settings:
     replica on one machine left at the default): the process runs, and says what to pass."""
     import socket
 
-    field = "worker_web_port" if process == "worker" else "web_port"
+    field = web_port_setting(process)
     port = getattr(settings, field)
     if port == 0:
         return settings
