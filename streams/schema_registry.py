@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from events.errors import KafkaTasksError
 from schemas import HERE, Schemas, load, releases, standalone
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 LEVELS = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE")
 
 
-class RegistryError(Exception):
+class RegistryError(KafkaTasksError, RuntimeError):
     """The registry refused a request or could not be reached; the message says which and why."""
 
 

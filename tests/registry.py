@@ -6,12 +6,13 @@ Apicurio is on Maven Central, but as a Quarkus application's module, not a runna
 wrapper project depends on it and lets Quarkus's Maven plugin build the runnable application
 (once, into the cache; ~100 s and ~190 MB of downloads on a fresh machine, then ~4 s to start).
 
-Two pins the wrapper needs, both about artifacts missing from Maven Central:
+Two pins the wrapper needs, both about artifacts missing from the Maven Central these machines
+reach (a partial mirror):
 - Apicurio 2.4.2 depends on everit's JSON-schema library under JitPack coordinates; the same
   library is on Maven Central as `com.github.erosb:everit-json-schema`.
 - Its `apicurio-common-app-components-config-index` 0.1.18 is a Quarkus extension whose
-  build-time half (`-deployment`) is not on Maven Central; 0.1.10's pair is, with the same API.
-(3.x needs modules Maven Central does not have either; 2.5 and 2.6 too.)
+  build-time half (`-deployment`) is not in that mirror; 0.1.10's pair is, with the same API.
+(3.x, 2.6 and 2.5 need modules that mirror does not have either.)
 """
 from __future__ import annotations
 
