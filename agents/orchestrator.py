@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
 from faust.types import TP
 
@@ -34,7 +33,7 @@ from events.messages import TimerElapsed
 from streams.intake import STATE_CODEC, Intake, LogRecord, Undecodable
 from streams.publisher import Publisher
 from streams.settings import Settings
-from streams.topics import Topics
+from streams.topics import Topics, partition_of
 
 log = logging.getLogger("kafka_tasks.orchestrator")
 
@@ -373,7 +372,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
                 expiring.pop(key, None)
                 if key in live or key in unstored:
                     continue  # submitted again since: running
-                partition = (murmur2(key) & 0x7FFFFFFF) % settings.partitions  # as every producer
+                partition = partition_of(key, settings.partitions)
                 if TP(events.get_topic_name(), partition) not in assignment:
                     continue
                 pipelines.data._del(key)

@@ -24,9 +24,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 from streams.settings import Settings
+from streams.topics import partition_of
 
 log = logging.getLogger("kafka_tasks.orchestrator")
 
@@ -74,7 +74,7 @@ class DirectOutput:
             if len(self._partitions) > 100_000:
                 self._partitions.clear()
             # As aiokafka's (and the Java client's) default partitioner.
-            known = self._partitions[(topic, key, len(partitions))] = sorted(partitions)[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+            known = self._partitions[(topic, key, len(partitions))] = sorted(partitions)[partition_of(key, len(partitions))]
         return known
 
     async def send(self, partition: int, topic: str, key: bytes | None, value: bytes | None,

@@ -1,9 +1,18 @@
-"""Topic names: every topic of an app, in one place, prefixed by its app id."""
+"""Topic names: every topic of an app, in one place, prefixed by its app id; and which partition
+a key goes to."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiokafka.partitioner import murmur2
+
 DEFAULT_WORKER = "default"
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition of a record keyed `key` on a topic of `partitions`, as every producer picks
+    it: the Java client's default partitioner, murmur2 (docs/topics.md)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka.partitioner import murmur2
 
+from streams.topics import partition_of
 from tests.browser import Chromium, chromium_path
 from tests.processes import Processes
 
@@ -72,7 +72,7 @@ def ids_on_every_partition(prefix: str) -> list[str]:
     n = 0
     while len(found) < PARTITIONS:
         candidate = f"{prefix}-{n}"
-        found.setdefault((murmur2(candidate.encode()) & 0x7FFFFFFF) % PARTITIONS, candidate)
+        found.setdefault(partition_of(candidate.encode(), PARTITIONS), candidate)
         n += 1
     return [found[p] for p in range(PARTITIONS)]
 
