@@ -150,9 +150,11 @@ class PipelineState:
         for name in _STORED_FIELDS:
             value = getattr(self, name)
             default = _DEFAULTS.get(name, _NO_DEFAULT)
-            if value is default or (type(value) is type(default) and (not value if type(value) is Map else value == default)):
-                continue
-            values[name] = value
+            at_default = value is default or (  # (inline, not a function: every store runs this)
+                type(value) is type(default) and (not value if type(value) is Map else value == default)
+            )
+            if not at_default:
+                values[name] = value
         return (_restore, (values, _pickled_submission(self.submission)))
 
     @property

@@ -167,15 +167,15 @@ def _chain(spec: PipelineSpec, state: PipelineState | None, activity: dict[str, 
     return steps
 
 
-
 def _status(entry: TaskEntry, state: PipelineState | None, seen: dict[str, Any], finished: bool) -> str:
     run = None if state is None else state.tasks.get(entry.uid)
     if run is None:
         return "SKIPPED" if finished or seen.get("status") == "SKIPPED" else "PENDING"
-    if run.status is TaskStatus.DONE and seen.get("status") in ("FAILED", "REVERTED", "REVERT_FAILED"):
-        return str(seen["status"])
-    if run.status is TaskStatus.DONE and run.failed:  # (what a replica that restarted still knows)
-        return "FAILED"
+    if run.status is TaskStatus.DONE:
+        if seen.get("status") in ("FAILED", "REVERTED", "REVERT_FAILED"):
+            return str(seen["status"])
+        if run.failed:  # (what a replica that restarted still knows)
+            return "FAILED"
     return _SHOWN[run.status]
 
 
