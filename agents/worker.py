@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ from streams.dead_letters import dead_letter_headers
 from streams.executor import ended, execute, failed, started
 from streams.retry import qualified_name
 from streams.settings import Settings
+from streams.task_threads import TaskThreads
 from streams.topics import Topics
 
 log = logging.getLogger("kafka_tasks.worker")
@@ -62,7 +62,7 @@ class Worker:
         self.processed = 0
         self.metrics = WorkerMetrics()
         # Plain functions run here, up to worker_concurrency at once (async ones in the loop).
-        self._threads = ThreadPoolExecutor(settings.worker_concurrency, thread_name_prefix="kafka-tasks-task")
+        self._threads = TaskThreads(settings.worker_concurrency)
 
     async def run(self, stop: asyncio.Event) -> None:
         ensure_app_topics(self.settings, (self.worker_name,))
@@ -175,7 +175,7 @@ class Worker:
             if web is not None:
                 await web.cleanup()
             consumer.close()
-            self._threads.shutdown(wait=False)
+            self._threads.shutdown()
 
     def _fetch(self, consumer: Consumer, gate: RequestGate, room: int, commit: list[TopicPartition],
                wait_s: float) -> list[Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import traceback
-from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from events.errors import PipelineDefinitionError, TaskTimeoutError
@@ -21,12 +20,13 @@ from streams.context import TaskContext
 from streams.effects import PausePipeline
 from streams.retry import qualified_name
 from streams.task import EMPTY, BoundTask
+from streams.task_threads import TaskThreads
 
 if TYPE_CHECKING:
     from streams.app import KafkaTasks
 
 
-async def execute(tasks: KafkaTasks, request: TaskRequested, threads: Executor | None = None) -> TaskSucceeded | TaskFailed:
+async def execute(tasks: KafkaTasks, request: TaskRequested, threads: TaskThreads | None = None) -> TaskSucceeded | TaskFailed:
     """Run `request`. With `threads` (a worker's), a plain function runs in one of them, so a
     worker runs up to `worker_concurrency` of them side by side, as a Celery worker would; without
     (in-process), in this thread, unless it has a timeout."""
@@ -100,7 +100,7 @@ def bind_arguments(task: BoundTask, request: TaskRequested) -> tuple[list[Any], 
     return bound, kwargs
 
 
-async def _run(task: BoundTask, args: list[Any], kwargs: dict[str, Any], threads: Executor | None) -> Any:
+async def _run(task: BoundTask, args: list[Any], kwargs: dict[str, Any], threads: TaskThreads | None) -> Any:
     is_async = inspect.iscoroutinefunction(task.fn) or inspect.isasyncgenfunction(task.fn)
     if is_async or (threads is None and task.timeout is None):
         call = _called(task, args, kwargs)
@@ -125,8 +125,11 @@ async def _called(task: BoundTask, args: list[Any], kwargs: dict[str, Any]) -> A
     return await _materialise(returned)
 
 
-async def _in_thread(task: BoundTask, args: list[Any], kwargs: dict[str, Any], threads: Executor | None) -> Any:
-    returned = await asyncio.get_running_loop().run_in_executor(threads, _called_in_thread, task, args, kwargs)
+async def _in_thread(task: BoundTask, args: list[Any], kwargs: dict[str, Any], threads: TaskThreads | None) -> Any:
+    if threads is not None:
+        returned = await threads.run(_called_in_thread, task, args, kwargs)
+    else:  # in-process, a plain function with a timeout: asyncio's default threads
+        returned = await asyncio.get_running_loop().run_in_executor(None, _called_in_thread, task, args, kwargs)
     if inspect.isawaitable(returned):  # a plain function that returned a coroutine
         returned = await returned
     return returned
