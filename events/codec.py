@@ -14,6 +14,7 @@ from typing import Any
 import fastavro
 
 from events import messages as m
+from events.avro import Compiled
 from events.errors import DecodeError
 from events.spec import EntryKind, GroupEntry, Initial, PipelineSpec, RetrySpec, TaskEntry
 from events.status import PipelineStatus
@@ -331,15 +332,42 @@ def _from_record(cls: type, record: dict[str, Any]) -> Any:
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
+# Each schema's compiled writer and reader (events/avro.py), by schema id, made at first use.
+_COMPILED: dict[int, Compiled] = {}
+
+
+def _compiled(schema: Schema) -> Compiled:
+    compiled = _COMPILED.get(schema.schema_id)
+    if compiled is None:
+        compiled = _COMPILED[schema.schema_id] = Compiled(schema.parsed)
+    return compiled
+
+
+def _write_body(out: bytearray, schema: Schema, record: dict[str, Any]) -> bytes:
+    """`out` (the framing) followed by the record's Avro body."""
+    framing = len(out)
+    try:
+        _compiled(schema).write(record, out)
+    except Exception:  # a value of a shape the compiled writer does not take: fastavro's own way
+        del out[framing:]
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, schema.parsed, record)
+        out += buffer.getvalue()
+    return bytes(out)
+
+
 def _read_body(raw: bytes, schema: Schema) -> Any:
     """The Avro body after the framing, read with the schema it was written with."""
-    return fastavro.schemaless_reader(
-        io.BytesIO(raw[_HEADER.size :]),
-        schema.parsed,
-        None,
-        return_record_name=True,
-        return_record_name_override=True,
-    )
+    try:
+        return _compiled(schema).read(raw, _HEADER.size)
+    except Exception:  # bytes the compiled reader cannot read: fastavro reads them or says why
+        return fastavro.schemaless_reader(
+            io.BytesIO(raw[_HEADER.size :]),
+            schema.parsed,
+            None,
+            return_record_name=True,
+            return_record_name_override=True,
+        )
 
 
 class Codec:
@@ -350,19 +378,13 @@ class Codec:
 
     def encode(self, event: Any) -> bytes:
         schema = self.schemas[type(event).__name__]
-        buffer = io.BytesIO()
-        buffer.write(_HEADER.pack(MAGIC, schema.schema_id))
-        fastavro.schemaless_writer(buffer, schema.parsed, _to_record(event))
-        return buffer.getvalue()
+        return _write_body(bytearray(_HEADER.pack(MAGIC, schema.schema_id)), schema, _to_record(event))
 
     def encode_spec(self, spec: PipelineSpec) -> bytes:
         """A pipeline spec alone, framed like an event (its schema id first, so a later release
         reads it with the version it was written with): how a sub-flow travels as an argument."""
         schema = self.schemas["PipelineSpec"]
-        buffer = io.BytesIO()
-        buffer.write(_HEADER.pack(MAGIC, schema.schema_id))
-        fastavro.schemaless_writer(buffer, schema.parsed, spec_to_avro(spec))
-        return buffer.getvalue()
+        return _write_body(bytearray(_HEADER.pack(MAGIC, schema.schema_id)), schema, spec_to_avro(spec))
 
     def decode_spec(self, raw: bytes) -> PipelineSpec:
         magic, schema_id = _HEADER.unpack_from(raw)
