@@ -29,7 +29,7 @@ from agents.output import make_output
 from agents.recovery import reread_stalled_recovery
 from events.codec import Codec
 from events.decide import next_wakeup
-from events.messages import TimerElapsed
+from events.messages import TimerElapsed, unbatched
 from streams.intake import STATE_CODEC, Intake, LogRecord, Undecodable
 from streams.publisher import Publisher
 from streams.settings import Settings
@@ -244,20 +244,21 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
                 if decoded.verdict is None:
                     continue
                 decoded = decoded.verdict
-            key = decoded.pipeline_id.encode()
-            # Step 3: fold and decide, purely, on the latest state of the pipeline.
-            if key in touched:
-                current, _, decisions = touched[key]
-            else:
-                current, decisions = live[key] if key in live else pipelines.get(key), []
             # Time is the event's log timestamp, not the clock: folding the log again
             # (streams/replay.py) then gives these very states.
             at = message.timestamp or time.time()
-            state, more = intake.step(current, decoded, at)
-            decisions.extend(more)
-            if observers:
-                folded.append((decoded, state, more, at))
-            touched[key] = (state, record, decisions)
+            for event in unbatched(decoded):  # (a worker's TaskOutcomes: its outcomes in order)
+                key = event.pipeline_id.encode()
+                # Step 3: fold and decide, purely, on the latest state of the pipeline.
+                if key in touched:
+                    current, _, decisions = touched[key]
+                else:
+                    current, decisions = live[key] if key in live else pipelines.get(key), []
+                state, more = intake.step(current, event, at)
+                decisions.extend(more)
+                if observers:
+                    folded.append((event, state, more, at))
+                touched[key] = (state, record, decisions)
         # Step 4: publish the decisions and wait until the broker has them. The new states wait
         # in `live` to be stored (step 5), so they are always stored after their decisions were
         # sent: a state stored first would leave its pipeline waiting for tasks nobody was asked

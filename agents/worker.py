@@ -11,13 +11,13 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from agents.in_flight import InFlight
 from agents.metrics import WorkerMetrics
+from agents.outbox import Handled, Outbox
 from agents.request_gate import RequestGate
 from agents.worker_web import serve_worker_web
 from events.codec import Codec
@@ -25,7 +25,6 @@ from events.errors import DecodeError, PayloadTooLargeError, UnknownTaskError, U
 from events.messages import TaskFailed, TaskRequested, TaskStatusChanged
 from streams.admin import consumer_config, ensure_app_topics, producer_config
 from streams.app import KafkaTasks
-from streams.dead_letters import dead_letter_headers
 from streams.executor import ended, execute, failed, started
 from streams.retry import qualified_name
 from streams.settings import Settings
@@ -40,16 +39,6 @@ STOP_GRACE_S = 30.0  # how long a stopping worker waits for its running tasks
 # Failures that are not the task's own: the request also goes to the dead letters, where an
 # operator sees it (a worker deployed without the task, a result Kafka cannot carry).
 _DEAD_LETTER_ERRORS = frozenset(qualified_name(e) for e in (UnknownTaskError, UnsupportedValueError, PayloadTooLargeError))
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one consumed request."""
-
-    message: Any
-    outcome: bytes | None = None  # the encoded result or failure, for the pipeline events topic
-    pipeline_id: str | None = None
-    problem: str | None = None  # why the request also goes to the dead letters
 
 
 class Worker:
@@ -99,12 +88,13 @@ class Worker:
 
         consumer = Consumer(consumer_config(self.settings, self.topics.worker_group(self.worker_name)))
         producer = Producer(producer_config(self.settings))
+        failures: list[Any] = []
+        outbox = Outbox(producer, self.topics, self.codec, self.settings.max_message_bytes, in_flight, lock, failures)
         gate = RequestGate(consumer)
         consumer.subscribe([self.topics.requests(self.worker_name)], on_assign=gate.on_assign, on_revoke=on_revoke)
         port = self.settings.worker_web_port
         web = await serve_worker_web(self.settings.web_bind, port, consumer, self.metrics) if port else None
         running: set[asyncio.Task[None]] = set()
-        failures: list[Any] = []
         committed: dict[Any, int] = {}
         last_commit = time.monotonic()
         last_poll = time.monotonic()
@@ -154,7 +144,7 @@ class Worker:
                 # Step 3: each waiting request runs as soon as a slot is free; with none free and
                 # nothing new, wait for a task to end.
                 while waiting and not stop.is_set() and len(running) < concurrency:
-                    task = asyncio.create_task(self._run_one(waiting.popleft(), producer, in_flight, lock, failures))
+                    task = asyncio.create_task(self._run_one(waiting.popleft(), producer, outbox, failures))
                     running.add(task)
                     task.add_done_callback(running.discard)
                 if not messages and running and (stop.is_set() or len(running) >= concurrency):
@@ -163,6 +153,7 @@ class Worker:
                 producer.poll(0)
                 await asyncio.sleep(0)  # let the tasks just started run up to their first await
         finally:
+            outbox.flush()
             producer.flush(10)
             producer.poll(0)
             with lock:
@@ -200,30 +191,14 @@ class Worker:
             return []
         return [first, *consumer.consume(room - 1, 0)] if room > 1 else [first]
 
-    async def _run_one(self, message: Any, producer: Producer, in_flight: InFlight, lock: threading.Lock,
-                       failures: list[Any]) -> None:
-        """Run one request and produce what becomes of it; the request counts as done once the
-        broker has every record of that."""
+    async def _run_one(self, message: Any, producer: Producer, outbox: Outbox, failures: list[Any]) -> None:
+        """Run one request; the outbox sends what becomes of it."""
         try:
             handled = await self._handle(message, producer)
         except Exception as error:  # a bug of ours, not the task's (execute() catches those)
             failures.append(error)  # stop: the request runs again after a restart
             raise
-        tp, offset = (message.topic(), message.partition()), message.offset()
-        records = self._records(handled)
-        remaining = [len(records)]
-
-        def on_delivery(error: Any, _: Any) -> None:
-            if error:
-                failures.append(error)
-                return
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                with lock:
-                    in_flight.finish(tp, offset)
-
-        for record in records:
-            producer.produce(**record, on_delivery=on_delivery)
+        outbox.add(handled)
         self.processed += 1
 
     def _announce(self, producer: Producer, event: TaskStatusChanged, request_sla: bool) -> None:
@@ -234,23 +209,6 @@ class Worker:
         if request_sla:  # the orchestrator watches this run's start (SlaMissed otherwise)
             producer.produce(self.topics.pipeline_events, key=event.pipeline_id.encode(), value=value)
         self.tasks.listeners.dispatch(event)
-
-    def _records(self, handled: Handled) -> list[dict[str, Any]]:
-        """The outcome for the pipeline events topic and, for a problem, the dead letter."""
-        records = []
-        if handled.outcome is not None:
-            key = (handled.pipeline_id or "").encode()
-            records.append({"topic": self.topics.pipeline_events, "key": key, "value": handled.outcome})
-        if handled.problem is not None:
-            message = handled.message
-            log.error("dead-lettering the request at %s[%s]@%s: %s",
-                      message.topic(), message.partition(), message.offset(), handled.problem)
-            headers = dead_letter_headers(
-                message.topic(), message.partition(), message.offset(), handled.problem, message.value()
-            )
-            records.append({"topic": self.topics.dead_letters, "key": message.key(), "value": message.value(),
-                            "headers": headers})
-        return records
 
     async def _handle(self, message: Any, producer: Producer) -> Handled:
         try:
@@ -275,7 +233,7 @@ class Worker:
         problem = None
         if isinstance(outcome, TaskFailed) and outcome.error.exception_type in _DEAD_LETTER_ERRORS:
             problem = outcome.error.exception_message
-        return Handled(message, encoded, request.pipeline_id, problem)
+        return Handled(message, outcome, encoded, problem)
 
 
 def _offsets(committable: dict[Any, int]) -> list[TopicPartition]:

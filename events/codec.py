@@ -35,6 +35,7 @@ EVENT_TYPES: dict[str, type] = {
         m.TaskRequested,
         m.TaskSucceeded,
         m.TaskFailed,
+        m.TaskOutcomes,
         m.RetryScheduled,
         m.PipelineActionRequested,
         m.PipelineActionApplied,
@@ -263,6 +264,7 @@ def _parent_from_avro(r: dict[str, Any] | None) -> m.ParentTask | None:
 
 # How each non-plain field converts: (to avro, from avro). Fields not listed are strings, ints
 # and booleans that Avro carries as they are.
+_OUTCOME_TYPES: dict[str, type] = {"kafka_tasks.TaskSucceeded": m.TaskSucceeded, "kafka_tasks.TaskFailed": m.TaskFailed}
 _FIELD_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "args": (lambda v: [value_to_avro(a) for a in v], lambda d: tuple(value_from_avro(a) for a in d)),
     "kwargs": (
@@ -292,6 +294,11 @@ _FIELD_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     # PermitRequested carries a whole TaskRequested (bound below, once _to_record exists).
     "request": (lambda v: _to_record(v), lambda d: _from_record(m.TaskRequested, d)),
     "exception_mro": (list, tuple),
+    # TaskOutcomes: each a TaskSucceeded or TaskFailed, named (the union has two records).
+    "outcomes": (
+        lambda v: [(f"kafka_tasks.{type(o).__name__}", _to_record(o)) for o in v],
+        lambda d: tuple(_from_record(_OUTCOME_TYPES[name], record) for name, record in d),
+    ),
 }
 
 

@@ -120,6 +120,21 @@ class TaskFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskOutcomes:
+    """Outcomes of several tasks of one pipeline in one record: what a worker sends for those that
+    end together (a wide fan-out's results, a few to a record, cross the broker and the
+    orchestrator's consumer once, not once each). Folded as its outcomes one after the other."""
+
+    pipeline_id: str
+    outcomes: tuple[TaskSucceeded | TaskFailed, ...]
+
+
+def unbatched(event: Any) -> tuple[Any, ...]:
+    """The events a record's event stands for: a TaskOutcomes' outcomes, or the event itself."""
+    return event.outcomes if type(event) is TaskOutcomes else (event,)
+
+
+@dataclass(frozen=True, slots=True)
 class RetryScheduled:
     pipeline_id: str
     run: int

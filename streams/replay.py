@@ -27,7 +27,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 
 from events.codec import Codec
 from events.errors import DecodeError
-from events.messages import PipelineFinished
+from events.messages import PipelineFinished, unbatched
 from streams.admin import consumer_config, producer_config
 from streams.intake import STATE_CODEC, Intake, LogRecord, Undecodable
 from streams.settings import Settings
@@ -59,13 +59,14 @@ def rebuild(records: Iterable[LogRecord], settings: Settings, now: float | None 
             event = event.verdict
         else:
             rebuilt.events += 1
-        pipeline_id = event.pipeline_id
         at = record.timestamp_ms / 1000.0  # the log's time, as the live orchestrator's
-        state, _decisions = intake.step(rebuilt.states.get(pipeline_id), event, at)
-        if state is not None:
-            rebuilt.states[pipeline_id] = state
-            rebuilt.partitions[pipeline_id] = record.partition
-            last_seen[pipeline_id] = at
+        for each in unbatched(event):
+            pipeline_id = each.pipeline_id
+            state, _decisions = intake.step(rebuilt.states.get(pipeline_id), each, at)
+            if state is not None:
+                rebuilt.states[pipeline_id] = state
+                rebuilt.partitions[pipeline_id] = record.partition
+                last_seen[pipeline_id] = at
     for pipeline_id, state in rebuilt.states.items():  # stored once, at the end (streams/intake.py)
         rebuilt.states[pipeline_id] = intake.seal(state, last_seen[pipeline_id]).state
     if now is not None:

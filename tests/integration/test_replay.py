@@ -4,6 +4,7 @@ the finished pipelines' results back."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import subprocess
 import sys
@@ -15,11 +16,15 @@ import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from events.codec import Codec
+from events.messages import TaskFailed, TaskOutcomes, TaskSucceeded, unbatched
+from streams import in_parallel
 from streams.admin import ensure_orchestrator_topics
 from streams.client import KafkaTasksClient
+from streams.replay import read_topic
 from streams.settings import Settings
 from streams.topics import Topics
-from tests.integration.replica_app import fails_once, step
+from tests.integration.replica_app import fails_once, step, total
 from tests.processes import Processes
 
 pytestmark = pytest.mark.kafka
@@ -49,6 +54,22 @@ def records_in(settings: Settings, topic: str) -> int:
         consumer.close()
 
 
+def outcomes_on_the_log(settings: Settings, pipeline_id: str) -> collections.Counter[str]:
+    """How many outcomes (alone or in a TaskOutcomes) each task of the pipeline has on the log."""
+    codec, counts = Codec(), collections.Counter[str]()
+    for record in read_topic(settings, Topics(settings.app_id).pipeline_events):
+        for event in unbatched(codec.decode(record.value)):
+            if isinstance(event, (TaskSucceeded, TaskFailed)) and event.pipeline_id == pipeline_id:
+                counts[event.uid] += 1
+    return counts
+
+
+def records_of(settings: Settings, pipeline_id: str, kind: type) -> int:
+    codec = Codec()
+    return sum(1 for record in read_topic(settings, Topics(settings.app_id).pipeline_events)
+               if record.key == pipeline_id.encode() and isinstance(codec.decode(record.value), kind))
+
+
 def test_replay_rebuilds_the_live_table_sends_nothing_and_restores_a_lost_changelog(broker: Any, tmp_path: Path) -> None:
     settings = Settings(app_id="replay", bootstrap_servers=broker.bootstrap_servers, broker=broker.kind)
     topics = Topics("replay")
@@ -60,13 +81,19 @@ def test_replay_rebuilds_the_live_table_sends_nothing_and_restores_a_lost_change
     try:
         handles = [client.submit(chain(i * 10, 4)) for i in range(15)]
         handles += [client.submit(fails_once.send(1000 + i)) for i in range(5)]  # retried: timers
-        assert [h.result(120) for h in handles] == [i * 10 + 4 for i in range(15)] + [1000 + i for i in range(5)]
+        # A fan-out: the worker sends outcomes that end together as TaskOutcomes records.
+        handles.append(client.submit(in_parallel([step.send(i) for i in range(300)]).continue_with(total)))
+        expected = [i * 10 + 4 for i in range(15)] + [1000 + i for i in range(5)] + [sum(range(1, 301))]
+        assert [h.result(120) for h in handles] == expected
         time.sleep(1)  # the last states reach the changelog
+        outcomes = outcomes_on_the_log(settings, handles[-1].pipeline_id)
+        assert sorted(outcomes.values()) == [1] * 301  # each task's outcome once (the group's 300 and total)
+        assert len(outcomes) > records_of(settings, handles[-1].pipeline_id, TaskOutcomes) > 0
 
         requests_before = records_in(settings, topics.requests(None))
         checked = cli(broker, "replay", "--check", "--state-dir", str(tmp_path / "replayed"))
         assert checked.returncode == 0, checked.stdout + checked.stderr
-        assert "rebuilt 20 pipelines" in checked.stdout and "equals the live one" in checked.stdout
+        assert "rebuilt 21 pipelines" in checked.stdout and "equals the live one" in checked.stdout
         assert (tmp_path / "replayed" / "replayed-pipelines.db").exists()
         assert records_in(settings, topics.requests(None)) == requests_before  # nothing re-dispatched
 
@@ -81,7 +108,7 @@ def test_replay_rebuilds_the_live_table_sends_nothing_and_restores_a_lost_change
         ensure_orchestrator_topics(settings)
         republished = cli(broker, "replay", "--republish")
         assert republished.returncode == 0, republished.stdout + republished.stderr
-        assert "20 states written" in republished.stdout
+        assert "21 states written" in republished.stdout
 
         processes.spawn("orchestrator-b", "orchestrator", *connection, "--state-dir", str(tmp_path / "b"))
         outcome = asyncio.run(client.get_result_async(handles[3].pipeline_id, timeout=120))

@@ -72,13 +72,14 @@ def test_registering_again_changes_nothing(registry: SchemaRegistry) -> None:
 def test_the_registry_refuses_a_field_retyped_without_a_default(registry: SchemaRegistry, tmp_path: Path) -> None:
     directory = tmp_path / "schemas"
     shutil.copytree(HERE, directory, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    changed = json.loads((HERE / "TaskSucceeded.v2.avsc").read_text())
-    changed["kafka_tasks.schema_id"] = 303
+    # (TaskStatusChanged: no other record holds it, so its change is the only one to refuse.)
+    changed = json.loads((HERE / "TaskStatusChanged.v1.avsc").read_text())
+    changed["kafka_tasks.schema_id"] = 915
     changed["fields"] = [{**f, "type": "string"} if f["name"] == "attempt" else f for f in changed["fields"]]
-    (directory / "TaskSucceeded.v3.avsc").write_text(json.dumps(changed))
+    (directory / "TaskStatusChanged.v2.avsc").write_text(json.dumps(changed))
     with pytest.raises(RegistryError) as refused:
         register_all(registry, directory=directory)
     message = str(refused.value)
-    assert "TaskSucceeded v3 (id 303) under kafka_tasks.TaskSucceeded" in message
+    assert "TaskStatusChanged v2 (id 915) under kafka_tasks.TaskStatusChanged" in message
     assert "HTTP 409" in message  # Confluent's answer to an incompatible schema
-    assert len(registry.versions(subject("TaskSucceeded"))) == len(versions("TaskSucceeded"))  # nothing added
+    assert len(registry.versions(subject("TaskStatusChanged"))) == len(versions("TaskStatusChanged"))  # nothing added

@@ -42,6 +42,14 @@ SAMPLES = {
     "TaskFailed": m.TaskFailed(
         "p1", 1, "t1", 0, ERROR, {"s": 1}, ("builtins.ValueError", "builtins.Exception")
     ),
+    "TaskOutcomes": m.TaskOutcomes(
+        "p1",
+        (
+            m.TaskSucceeded("p1", 1, "t1", 0, 5, {"s": 1}),
+            m.TaskFailed("p1", 1, "t2", 1, ERROR, None, ("builtins.ValueError", "builtins.Exception")),
+            m.TaskSucceeded("p1", 1, "t3", 0, None, None, child=SPEC),
+        ),
+    ),
     "RetryScheduled": m.RetryScheduled("p1", 1, "t1", 1, 12.5),
     "PipelineActionRequested": m.PipelineActionRequested("p1", "a1", m.Action.CANCEL, "replies"),
     "PipelineActionApplied": m.PipelineActionApplied("p1", "a1", m.Action.PAUSE, False, "no", None),
