@@ -35,6 +35,7 @@ log = logging.getLogger("kafka_tasks.worker")
 
 COMMIT_INTERVAL_S = 0.2  # how often the offsets of finished requests are committed
 STOP_GRACE_S = 30.0  # how long a stopping worker waits for its running tasks
+FULL_POLL_S = 1.0  # how long a worker with no room goes without polling (then it pauses and polls)
 
 # Failures that are not the task's own: the request also goes to the dead letters, where an
 # operator sees it (a worker deployed without the task, a result Kafka cannot carry).
@@ -122,18 +123,22 @@ class Worker:
                     last_commit = time.monotonic()
                 # Step 2: fetch up to `prefetch` requests, running and waiting. With slots free and
                 # none waiting, wait briefly for one (in a thread: the consumer's calls block);
-                # otherwise take only what librdkafka already holds. With no room, poll now and then
-                # with the partitions paused: it serves rebalances and keeps the membership.
+                # otherwise take only what librdkafka already holds. With no room for a second,
+                # poll with the partitions paused: it serves rebalances and keeps the membership.
+                # (Not sooner: a pause drops what librdkafka fetched ahead, and a worker of quick
+                # tasks, full most of the time, then waited for the broker every 0.2 s, and for
+                # half a second now and then.)
                 room = 0 if stop.is_set() else prefetch - len(running) - len(waiting)
                 idle = not stop.is_set() and len(running) < concurrency and not waiting
                 if room > 0 and idle:
                     messages = await asyncio.to_thread(self._fetch, consumer, gate, room, due, 0.05)
                     last_poll = time.monotonic()
-                elif room > 0 or due or time.monotonic() - last_poll >= 1.0:
+                elif room > 0 or time.monotonic() - last_poll >= FULL_POLL_S:
                     messages = self._fetch(consumer, gate, room, due, 0.0)
                     last_poll = time.monotonic()
                 else:
                     messages = []
+                    self._commit(consumer, due)
                 for message in messages:
                     if message.error():
                         log.warning("consumer error: %s", message.error())
@@ -172,11 +177,7 @@ class Worker:
                wait_s: float) -> list[Any]:
         """Commit, then take up to `room` requests, waiting at most `wait_s` for the first (in a
         thread when it waits: the consumer's calls block)."""
-        if commit:
-            try:
-                consumer.commit(offsets=commit, asynchronous=True)
-            except KafkaException as error:
-                log.warning("could not commit finished requests, they may run again: %s", error)
+        self._commit(consumer, commit)
         if room <= 0:
             gate.close()
             message = consumer.poll(0)  # None, except right after a rebalance (the next close() pauses what it brought)
@@ -190,6 +191,14 @@ class Worker:
         if first is None:
             return []
         return [first, *consumer.consume(room - 1, 0)] if room > 1 else [first]
+
+    @staticmethod
+    def _commit(consumer: Consumer, offsets: list[TopicPartition]) -> None:
+        if offsets:
+            try:
+                consumer.commit(offsets=offsets, asynchronous=True)
+            except KafkaException as error:
+                log.warning("could not commit finished requests, they may run again: %s", error)
 
     async def _run_one(self, message: Any, producer: Producer, outbox: Outbox, failures: list[Any]) -> None:
         """Run one request; the outbox sends what becomes of it."""
