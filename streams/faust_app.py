@@ -9,7 +9,6 @@ from streams.brokers import tansu_compat
 from streams.settings import Settings
 from streams.topics import Topics
 
-
 PRODUCER_BATCH_BYTES = 512 * 1024  # under the brokers' default limit per record batch (1 MB)
 
 
