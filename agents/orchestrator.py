@@ -315,21 +315,15 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         ])
         # The bytes the seal encoded go to the changelog and to RocksDB as they are: the store's
         # own `__setitem__` and `send_changelog` would pickle the state twice more.
-        sending = {
-            key: await output.send(record.message.partition, changelog, key, step.stored, to_partition=record.message.partition)
-            for key, (step, record) in sealed.items()
-        }
-        acknowledged = await asyncio.gather(*sending.values())
-        changelog_offsets = {key: sent.offset for key, sent in zip(sending, acknowledged, strict=True)}
+        latest = await output.send_changelog(changelog, [
+            (record.message.partition, key, step.stored) for key, (step, record) in sealed.items() if step.stored is not None
+        ])
         await output.commit()  # exactly once: the decisions and these states become visible together
         # RocksDB only after the commit: a restart must not find a state whose transaction aborted.
-        latest: dict[int, int] = {}
         for key, (step, record) in sealed.items():
             assert step.state is not None
             with processing(record):  # the RocksDB store picks its partition's DB from the event
                 pipelines.data._set(key, step.stored)
-            partition = record.message.partition
-            latest[partition] = max(latest.get(partition, -1), changelog_offsets[key])
             if step.state.status.is_finished:
                 live.pop(key, None)
                 expiring.pop(key, None)  # finished again (a re-run): to the back of the line
