@@ -3,10 +3,10 @@
 Requests that end in the same turn of the worker's loop are sent together, once per turn: the
 outcomes of one pipeline's tasks in one `TaskOutcomes` record (a single outcome as its own
 TaskSucceeded or TaskFailed, as any worker may send it). In a wide fan-out a worker ends tasks of
-the same pipeline a few at a time, and each record costs the orchestrator more than folding what
-it carries (faust's path per record, its decoding): 10,000 results took it about a quarter less
-time in batches. A request counts as done once the broker has every record of it: its outcome's
-(alone or in a batch) and, for a problem, its dead letter.
+the same pipeline a few at a time (its slots' worth), and each record costs the orchestrator more
+than folding what it carries (faust's path per record, its decoding): a 10,000-wide fan-out took
+it 4.8 s of CPU instead of 8.5. A request counts as done once the broker has every record of it:
+its outcome's (alone or in a batch) and, for a problem, its dead letter.
 """
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
-"""Avro's binary encoding, compiled once per schema: fastavro's bytes and values at a third of
-its cost per record.
+"""Avro's binary encoding, compiled once per schema: fastavro's bytes and values, for the small
+records the engine sends by the ten thousand at about half of fastavro's cost.
 
-fastavro's `schemaless_writer` and `schemaless_reader` walk the schema on every call: each
-field's type looked up again, each union resolved by validating the value against its branches
-(recursively, for our `Value`). For the small records the engine sends by the ten thousand that
-was a fifth of the orchestrator's time (a 10,000-wide fan-out: a second to decode its
-submission and encode its requests). Here each schema becomes a tree of closures, once.
+fastavro's `schemaless_writer` and `schemaless_reader` set up each call anew (the schema's named
+types gathered again, a stream object) and walk the schema on every call: each field's type
+looked up again, each union resolved by validating the value against its branches (recursively,
+for our `Value`). In a 10,000-wide fan-out that was about a fifth of the orchestrator's CPU.
+Here each schema becomes a tree of closures, once: writing a `TaskRequested` took 27 µs, now
+15; a `TaskStatusChanged` 10, now 5.5; reading a `TaskRequested` 24, now 17.5.
 
 They take exactly the shapes `events/codec.py` builds: dicts for records, `(name, record)` for
 a named branch of a union, lists, dicts for maps, scalars of the exact built-in types. Anything
@@ -224,9 +225,9 @@ def _union_plan(branches: list[Any], writers: list[Writer], named: dict[str, Any
     """Per exact Python type, the branches fastavro's `write_union` could pick for a value of it,
     in its order of preference, each with a check on the value (None: always). It takes the first
     branch whose validation passes, except that a double is preferred to a float and a map to a
-    record. A branch that needs a deep validation (array, map, record) is tried last-resort-free:
-    the first such is written, and if the value does not fit it the write raises Unsupported, so
-    fastavro decides (also where it would have gone on to a later branch)."""
+    record. Where its choice needs a deep validation (array, map, record), the first such branch
+    is written without one: a value that does not fit it makes the write raise Unsupported, and
+    fastavro decides (it may go on to a later branch)."""
     plan: dict[type, list[Branch]] = {}
     kinds = [_kind(branch, named) for branch in branches]
 

@@ -262,9 +262,10 @@ def _parent_from_avro(r: dict[str, Any] | None) -> m.ParentTask | None:
 
 # -- events ------------------------------------------------------------------------------------
 
+_OUTCOME_TYPES: dict[str, type] = {"kafka_tasks.TaskSucceeded": m.TaskSucceeded, "kafka_tasks.TaskFailed": m.TaskFailed}
+
 # How each non-plain field converts: (to avro, from avro). Fields not listed are strings, ints
 # and booleans that Avro carries as they are.
-_OUTCOME_TYPES: dict[str, type] = {"kafka_tasks.TaskSucceeded": m.TaskSucceeded, "kafka_tasks.TaskFailed": m.TaskFailed}
 _FIELD_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "args": (lambda v: [value_to_avro(a) for a in v], lambda d: tuple(value_from_avro(a) for a in d)),
     "kwargs": (
