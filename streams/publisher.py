@@ -55,7 +55,8 @@ class Publisher:
     async def publish_all(self, decided: list[tuple[Any, int]]) -> list[Any]:
         """`publish` for many (event, input partition) pairs at once, in their order: batched
         by topic partition where the output can."""
-        return list(await self.output.send_many([self._record(event, partition) for event, partition in decided]))
+        # (A generator: each record is encoded as the output takes it.)
+        return list(await self.output.send_many(self._record(event, partition) for event, partition in decided))
 
     def _record(self, event: Any, partition: int) -> tuple[int, str, bytes, bytes]:
         value = self.codec.encode(event)
