@@ -87,9 +87,7 @@ class DirectOutput:
             if partition in batches:  # full
                 await close(partition)
             builder = producer.create_batch()
-            if builder.append(key=key, value=value, timestamp=None) is None:  # larger than a batch
-                sent.append((partition, await self.send(partition, topic, key, value, to_partition=partition), 1))
-                continue
+            builder.append(key=key, value=value, timestamp=None)  # (an empty batch takes any record)
             batches[partition] = [builder, 1]
         for partition in list(batches):
             await close(partition)
