@@ -36,7 +36,7 @@ Headers = list[tuple[str, bytes]] | None
 class DirectOutput:
     def __init__(self, app: Any) -> None:
         self.app = app
-        # (topic, key, partition count) -> partition: murmur2 in Python costs 15 µs, and a wide
+        # (topic, key, partition count) -> partition: murmur2 in Python costs 8 µs, and a wide
         # fan-out's status records all carry its pipeline's id.
         self._partitions: dict[tuple[str, bytes, int], int] = {}
 

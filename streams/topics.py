@@ -12,7 +12,7 @@ _M = 0x5BD1E995
 
 def murmur2(data: bytes) -> int:
     """The Java client's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), as aiokafka's,
-    reading four bytes at a time with struct: 3 µs for a 36-byte key instead of aiokafka's 15
+    reading four bytes at a time with struct: 8 µs for a 36-byte key instead of aiokafka's 16
     (the orchestrator partitions each of a fan-out's task requests by its uid)."""
     length = len(data)
     h = 0x9747B28C ^ length
