@@ -48,51 +48,26 @@ class DirectOutput:
         `records` may be a generator: a batch that fills is sent while the rest are made (a
         10,000-wide fan-out's first requests reach the workers before its last are encoded)."""
         producer = self.app.producer._ensure_producer()
-        batches: dict[tuple[str, int], Any] = {}
+        batches = _Batches(producer)
         futures = []
         for _, topic, key, value in records:
             partition = self._partition_of(producer, topic, key)
             if partition is None:  # no metadata for the topic yet: the plain path waits for it
                 futures.append(await self.send(0, topic, key, value))
                 continue
-            batch = batches.get((topic, partition))
-            if batch is None:
-                batch = batches[(topic, partition)] = producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-                await asyncio.sleep(0)  # aiokafka's sender takes it now
-                batch = batches[(topic, partition)] = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    raise ValueError(f"a record of {len(value)} bytes does not fit a batch for {topic}")
-        for (topic, partition), batch in batches.items():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+            await batches.add(topic, partition, key, value)
+        return futures + [future for _, _, future, _ in await batches.close()]
 
     async def send_changelog(self, topic: str, states: list[tuple[int, bytes, bytes]]) -> dict[int, int]:
-        """Send (partition, key, value) records to those partitions of `topic`, in one batch per
+        """Send (partition, key, value) records to those partitions of `topic`, in batches per
         partition (a store of many small pipelines sent each alone, ~28 µs a record); once the
         broker has them all, the last offset written to each partition."""
-        producer = self.app.producer._ensure_producer()
-        batches: dict[int, list[Any]] = {}  # partition -> [builder, records in it], the last open
-        sent: list[tuple[int, Any, int]] = []  # (partition, its future, how many records)
-
-        async def close(partition: int) -> None:
-            builder, count = batches.pop(partition)
-            sent.append((partition, await producer.send_batch(builder, topic, partition=partition), count))
-
+        batches = _Batches(self.app.producer._ensure_producer())
         for partition, key, value in states:
-            if partition in batches and batches[partition][0].append(key=key, value=value, timestamp=None) is not None:
-                batches[partition][1] += 1
-                continue
-            if partition in batches:  # full
-                await close(partition)
-            builder = producer.create_batch()
-            builder.append(key=key, value=value, timestamp=None)  # (an empty batch takes any record)
-            batches[partition] = [builder, 1]
-        for partition in list(batches):
-            await close(partition)
+            await batches.add(topic, partition, key, value)
+        sent = await batches.close()
         last: dict[int, int] = {}
-        for (partition, _, count), metadata in zip(sent, await asyncio.gather(*[f for _, f, _ in sent]), strict=True):
+        for (_, partition, _, count), metadata in zip(sent, await asyncio.gather(*[f for _, _, f, _ in sent]), strict=True):
             # (a batch's future has its first record's offset; the others follow it)
             last[partition] = max(last.get(partition, -1), metadata.offset + count - 1)
         return last
@@ -127,6 +102,38 @@ class DirectOutput:
 
     async def close(self) -> None:
         pass
+
+
+class _Batches:
+    """Records gathered into one aiokafka record batch per topic partition; a batch that fills
+    goes to aiokafka's sender at once (its next is filled meanwhile), the rest on `close()`."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+        self._open: dict[tuple[str, int], list[Any]] = {}  # (topic, partition) -> [builder, records in it]
+        self._sent: list[tuple[str, int, Any, int]] = []  # (topic, partition, its future, records in it)
+
+    async def add(self, topic: str, partition: int, key: bytes, value: bytes) -> None:
+        batch = self._open.get((topic, partition))
+        if batch is not None and batch[0].append(key=key, value=value, timestamp=None) is not None:
+            batch[1] += 1
+            return
+        if batch is not None:  # full
+            await self._send(topic, partition)
+            await asyncio.sleep(0)  # aiokafka's sender takes it now
+        builder = self.producer.create_batch()
+        builder.append(key=key, value=value, timestamp=None)  # (an empty batch takes any record: checked)
+        self._open[(topic, partition)] = [builder, 1]
+
+    async def close(self) -> list[tuple[str, int, Any, int]]:
+        """Send what is open; every batch sent: (topic, partition, its future, records in it)."""
+        for topic, partition in list(self._open):
+            await self._send(topic, partition)
+        return self._sent
+
+    async def _send(self, topic: str, partition: int) -> None:
+        builder, count = self._open.pop((topic, partition))
+        self._sent.append((topic, partition, await self.producer.send_batch(builder, topic, partition=partition), count))
 
 
 class TransactionalOutput:
