@@ -22,7 +22,7 @@ from agents.request_gate import RequestGate
 from agents.worker_web import serve_worker_web
 from events.codec import Codec
 from events.errors import DecodeError, PayloadTooLargeError, UnknownTaskError, UnsupportedValueError
-from events.messages import TaskFailed, TaskRequested, TaskStatusChanged
+from events.messages import TaskFailed, TaskRequested
 from streams.admin import consumer_config, ensure_app_topics, producer_config
 from streams.app import KafkaTasks
 from streams.executor import ended, execute, failed, started
@@ -149,7 +149,7 @@ class Worker:
                 # Step 3: each waiting request runs as soon as a slot is free; with none free and
                 # nothing new, wait for a task to end.
                 while waiting and not stop.is_set() and len(running) < concurrency:
-                    task = asyncio.create_task(self._run_one(waiting.popleft(), producer, outbox, failures))
+                    task = asyncio.create_task(self._run_one(waiting.popleft(), outbox, failures))
                     running.add(task)
                     task.add_done_callback(running.discard)
                 if not messages and running and (stop.is_set() or len(running) >= concurrency):
@@ -200,26 +200,17 @@ class Worker:
             except KafkaException as error:
                 log.warning("could not commit finished requests, they may run again: %s", error)
 
-    async def _run_one(self, message: Any, producer: Producer, outbox: Outbox, failures: list[Any]) -> None:
+    async def _run_one(self, message: Any, outbox: Outbox, failures: list[Any]) -> None:
         """Run one request; the outbox sends what becomes of it."""
         try:
-            handled = await self._handle(message, producer)
+            handled = await self._handle(message, outbox)
         except Exception as error:  # a bug of ours, not the task's (execute() catches those)
             failures.append(error)  # stop: the request runs again after a restart
             raise
         outbox.add(handled)
         self.processed += 1
 
-    def _announce(self, producer: Producer, event: TaskStatusChanged, request_sla: bool) -> None:
-        """STARTED: to the status topic (unacknowledged: a notification, not part of the task's
-        outcome) and to this process's callbacks."""
-        value = self.codec.encode(event)
-        producer.produce(self.topics.status, key=event.pipeline_id.encode(), value=value)
-        if request_sla:  # the orchestrator watches this run's start (SlaMissed otherwise)
-            producer.produce(self.topics.pipeline_events, key=event.pipeline_id.encode(), value=value)
-        self.tasks.listeners.dispatch(event)
-
-    async def _handle(self, message: Any, producer: Producer) -> Handled:
+    async def _handle(self, message: Any, outbox: Outbox) -> Handled:
         try:
             request = self.codec.decode(message.value())
         except DecodeError as error:
@@ -227,12 +218,16 @@ class Worker:
         if not isinstance(request, TaskRequested):
             return Handled(message, problem=f"a {type(request).__name__} on a request topic, where only "
                                             "TaskRequested belongs; send it to the pipeline events topic")
-        self._announce(producer, started(request), request.sla_s is not None)
+        transition = started(request)
+        outbox.started(transition, request.sla_s is not None)
+        listeners = self.tasks.listeners
+        if listeners:  # this process's callbacks
+            listeners.dispatch(transition)
         began = time.monotonic()
         outcome = await execute(self.tasks, request, self._threads)
-        self.metrics.runs.labels(request.task_name, "failed" if isinstance(outcome, TaskFailed) else "succeeded").inc()
-        self.metrics.run_seconds.labels(request.task_name).observe(time.monotonic() - began)
-        self.tasks.listeners.dispatch(ended(request, outcome))  # (the orchestrator puts its own on the status topic)
+        self.metrics.ran(request.task_name, "failed" if isinstance(outcome, TaskFailed) else "succeeded", time.monotonic() - began)
+        if listeners:  # (the orchestrator puts its own on the status topic; with no callbacks here, none is made)
+            listeners.dispatch(ended(request, outcome))
         encoded = self.codec.encode(outcome)
         limit_bytes = self.settings.max_message_bytes
         if len(encoded) > limit_bytes:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
 import fastavro
 
 from events import messages as m
-from events.avro import Compiled
+from events.avro import Compiled, write_long
 from events.errors import DecodeError
 from events.spec import EntryKind, GroupEntry, Initial, PipelineSpec, RetrySpec, TaskEntry
 from events.status import PipelineStatus
@@ -47,6 +47,7 @@ EVENT_TYPES: dict[str, type] = {
         m.ScheduleDefined,
         m.ScheduleUpdated,
         m.TaskStatusChanged,
+        m.TaskStatusesChanged,
         m.SlaMissed,
         m.PermitRequested,
         m.PermitReleased,
@@ -300,6 +301,11 @@ _FIELD_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
         lambda v: [(f"kafka_tasks.{type(o).__name__}", _to_record(o)) for o in v],
         lambda d: tuple(_from_record(_OUTCOME_TYPES[name], record) for name, record in d),
     ),
+    # TaskStatusesChanged: TaskStatusChanged records.
+    "changes": (
+        lambda v: [_to_record(c) for c in v],
+        lambda d: tuple(_from_record(m.TaskStatusChanged, record) for record in d),
+    ),
 }
 
 
@@ -383,10 +389,36 @@ class Codec:
 
     def __init__(self, schemas: Schemas | None = None) -> None:
         self.schemas = schemas or load()
+        self._outcome_branches: dict[int, int] | None = None
 
     def encode(self, event: Any) -> bytes:
         schema = self.schemas[type(event).__name__]
         return _write_body(bytearray(_HEADER.pack(MAGIC, schema.schema_id)), schema, _to_record(event))
+
+    def encode_outcomes(self, pipeline_id: str, encoded: Sequence[bytes]) -> bytes:
+        """The TaskOutcomes of outcomes this codec encoded (TaskSucceeded, TaskFailed), byte for
+        byte as `encode` writes it, without encoding them again (a worker encodes each outcome
+        to check its size): the pipeline id, then the array's count, each outcome's union branch
+        and body (its bytes after the framing), and the array's closing 0."""
+        schema = self.schemas["TaskOutcomes"]
+        if self._outcome_branches is None:  # outcome's schema id -> its branch of the array's union
+            items = next(f for f in schema.raw["fields"] if f["name"] == "outcomes")["type"]["items"]
+            self._outcome_branches = {self.schemas[name.rsplit(".", 1)[-1]].schema_id: i for i, name in enumerate(items)}
+        branch_of = self._outcome_branches
+        out = bytearray(_HEADER.pack(MAGIC, schema.schema_id))
+        name = pipeline_id.encode()
+        write_long(len(name), out)
+        out += name
+        if encoded:
+            write_long(len(encoded), out)
+            for raw in encoded:
+                magic, schema_id = _HEADER.unpack_from(raw)
+                if magic != MAGIC or schema_id not in branch_of:
+                    raise ValueError(f"not an outcome this codec encoded (schema id {schema_id})")
+                write_long(branch_of[schema_id], out)
+                out += raw[_HEADER.size:]
+        out.append(0)
+        return bytes(out)
 
     def encode_spec(self, spec: PipelineSpec) -> bytes:
         """A pipeline spec alone, framed like an event (its schema id first, so a later release

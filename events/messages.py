@@ -130,8 +130,14 @@ class TaskOutcomes:
 
 
 def unbatched(event: Any) -> tuple[Any, ...]:
-    """The events a record's event stands for: a TaskOutcomes' outcomes, or the event itself."""
-    return event.outcomes if type(event) is TaskOutcomes else (event,)
+    """The events a record's event stands for: a TaskOutcomes' outcomes, a TaskStatusesChanged's
+    changes, or the event itself."""
+    kind = type(event)
+    if kind is TaskOutcomes:
+        return event.outcomes
+    if kind is TaskStatusesChanged:
+        return event.changes
+    return (event,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +195,17 @@ class TaskStatusChanged:
     attempt: int
     task_status: str
     message: str = ""  # FAILED / REVERT_FAILED: the error
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatusesChanged:
+    """Transitions of several tasks of one pipeline in one status record, in order: what the
+    orchestrator sends for those it decides together (a wide fan-out's REQUESTED and SUCCEEDED
+    transitions cross its producer and the broker a few hundred to a record, not once each).
+    Readers take it as its changes one after the other."""
+
+    pipeline_id: str
+    changes: tuple[TaskStatusChanged, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,5 +367,6 @@ Event = (
     | SubmissionRejected
     | ScheduleUpdated
     | TaskStatusChanged
+    | TaskStatusesChanged
     | SlaMissed
 )

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
-from events.messages import PipelineStatusChanged, TaskStatusChanged
-from streams import KafkaTasks, RetryPolicy, TaskError
+from events.codec import Codec
+from events.messages import PipelineStatusChanged, TaskStatusChanged, TaskStatusesChanged
+from streams import KafkaTasks, RetryPolicy, TaskError, in_parallel
 from streams.notifications import Listeners
+from streams.replay import read_topic
+from streams.topics import Topics
 from tests.scenarios.catalogue import JOURNAL, add, fail, flaky_bound
 from tests.scenarios.kafka_driver import Watcher
 
@@ -108,3 +111,32 @@ def test_a_client_with_callbacks_sees_every_transition_on_the_status_topic(kafka
                             "REQUESTED flaky_bound", "SUCCEEDED flaky_bound"]
     assert task_statuses(mine).count("STARTED flaky_bound") == 2  # from the worker
     assert [e.status.name for e in mine if isinstance(e, PipelineStatusChanged)] == ["RUNNING", "COMPLETED"]
+
+
+@pytest.mark.kafka
+def test_a_fan_outs_transitions_travel_packed_and_reach_callbacks_one_by_one(kafka_driver):
+    """The orchestrator sends the transitions of one pipeline that it decides together as one
+    TaskStatusesChanged record, and the worker the STARTED of the tasks it starts together; a
+    client's callbacks get each transition as its own event."""
+    width = 40
+    with Watcher(kafka_driver.settings) as watcher:
+        pipeline = in_parallel([add.send(i, 1) for i in range(width)])
+        assert watcher.client.submit(pipeline).result(60) == [i + 1 for i in range(width)]
+        mine = watcher.wait_until_finished(pipeline.id)
+        watcher.wait_for(lambda seen: sum(isinstance(e, TaskStatusChanged) and e.pipeline_id == pipeline.id for e in seen) == 3 * width)
+    by_task: dict[str, list[str]] = {}
+    for event in watcher.seen:
+        if isinstance(event, TaskStatusChanged) and event.pipeline_id == pipeline.id:
+            by_task.setdefault(event.uid, []).append(event.task_status)
+    # (Two producers write them, the orchestrator and the worker: STARTED may come before REQUESTED.)
+    assert len(by_task) == width and all(sorted(s) == ["REQUESTED", "STARTED", "SUCCEEDED"] for s in by_task.values())
+    assert all(statuses.index("REQUESTED") < statuses.index("SUCCEEDED") for statuses in by_task.values())
+    codec = Codec()
+    packs = [
+        event for record in read_topic(kafka_driver.settings, Topics(kafka_driver.settings.app_id).status)
+        if record.key == pipeline.id.encode() and isinstance(event := codec.decode(record.value), TaskStatusesChanged)
+    ]
+    assert {change.task_status for pack in packs for change in pack.changes} == {"REQUESTED", "STARTED", "SUCCEEDED"}
+    assert sum(len(pack.changes) for pack in packs) <= 3 * width
+    # The submission's decisions: every REQUESTED in one record.
+    assert any(len(p.changes) == width and {c.task_status for c in p.changes} == {"REQUESTED"} for p in packs)

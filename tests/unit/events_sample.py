@@ -50,6 +50,13 @@ SAMPLES = {
             m.TaskSucceeded("p1", 1, "t3", 0, None, None, child=SPEC),
         ),
     ),
+    "TaskStatusesChanged": m.TaskStatusesChanged(
+        "p1",
+        (
+            m.TaskStatusChanged("p1", 1, "t1", "demo.load", 0, "REQUESTED"),
+            m.TaskStatusChanged("p1", 1, "t2", "demo.load", 1, "FAILED", "ValueError: no such stock"),
+        ),
+    ),
     "RetryScheduled": m.RetryScheduled("p1", 1, "t1", 1, 12.5),
     "PipelineActionRequested": m.PipelineActionRequested("p1", "a1", m.Action.CANCEL, "replies"),
     "PipelineActionApplied": m.PipelineActionApplied("p1", "a1", m.Action.PAUSE, False, "no", None),

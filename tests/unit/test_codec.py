@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from events import messages as m
 from events.codec import EVENT_TYPES, Codec
 from events.errors import DecodeError
 from schemas import load
@@ -106,3 +107,12 @@ def test_a_spec_travels_framed_with_its_version():
     assert same(codec.decode_spec(raw), spec)
     with pytest.raises(DecodeError, match="not a framed PipelineSpec"):
         codec.decode_spec(codec.encode(SAMPLES["TimerElapsed"]))
+
+
+def test_outcomes_encoded_alone_join_into_the_same_bytes_as_their_task_outcomes():
+    batch = SAMPLES["TaskOutcomes"]
+    alone = [codec.encode(outcome) for outcome in batch.outcomes]
+    assert codec.encode_outcomes(batch.pipeline_id, alone) == codec.encode(batch)
+    assert codec.decode(codec.encode_outcomes("p1", alone[1:2])) == m.TaskOutcomes("p1", batch.outcomes[1:2])
+    with pytest.raises(ValueError, match="not an outcome"):
+        codec.encode_outcomes("p1", [*alone, codec.encode(SAMPLES["TaskRequested"])])

@@ -8,6 +8,7 @@ import pytest
 from events import messages as m
 from events.codec import Codec
 from events.errors import PayloadTooLargeError
+from events.status import PipelineStatus
 from streams.publisher import Publisher, destination
 from streams.topics import Topics
 from tests.unit.events_sample import SAMPLES
@@ -51,3 +52,46 @@ def test_an_oversized_request_of_a_limited_task_fails_that_task_too() -> None:
     stand_in = publisher()._within_limit(m.PermitRequested(request, 2), 5_100)
     assert isinstance(stand_in, m.TaskFailed) and (stand_in.pipeline_id, stand_in.uid) == (request.pipeline_id, request.uid)
     assert destination(stand_in, TOPICS)[0] == TOPICS.pipeline_events
+
+
+# -- a pipeline's task transitions, packed --------------------------------------------------------
+
+
+def transition(uid: str, status: str = "REQUESTED", pipeline_id: str = "p1", message: str = "") -> m.TaskStatusChanged:
+    return m.TaskStatusChanged(pipeline_id, 1, uid, "demo.load", 0, status, message)
+
+
+def request(uid: str, pipeline_id: str = "p1") -> m.TaskRequested:
+    return dataclasses.replace(SAMPLES["TaskRequested"], pipeline_id=pipeline_id, uid=uid)
+
+
+def status_topic_events(packed: list[tuple[object, int]]) -> list[object]:
+    """What a reader of the status topic sees, per record, with packs opened."""
+    return [e for event, _ in packed if destination(event, TOPICS)[0] == TOPICS.status for e in m.unbatched(event)]
+
+
+def test_a_fan_outs_transitions_go_in_one_record_after_its_requests() -> None:
+    decided = [(e, 3) for i in range(5) for e in (request(f"t{i}"), transition(f"t{i}"))]
+    packed = list(publisher().packed(decided))
+    assert [event for event, _ in packed[:5]] == [request(f"t{i}") for i in range(5)]
+    assert packed[5] == (m.TaskStatusesChanged("p1", tuple(transition(f"t{i}") for i in range(5))), 3)
+    assert len(packed) == 6
+
+
+def test_a_pipelines_status_events_keep_their_order_around_its_packs() -> None:
+    running = m.PipelineStatusChanged("p1", 1, PipelineStatus.RUNNING, PipelineStatus.PENDING)
+    other = m.PipelineStatusChanged("p2", 1, PipelineStatus.RUNNING, PipelineStatus.PENDING)
+    decided = [(e, 0) for e in (
+        transition("t1"), transition("t9", pipeline_id="p2"), request("t2"), transition("t2"),
+        other, running, transition("t1", "SUCCEEDED"), m.TasksSkipped("p1", 1, ("t3",)),
+    )]
+    packed = list(publisher().packed(decided))
+    # Each pipeline's status event sends its own transitions gathered so far, first, and no others'.
+    assert [type(event).__name__ for event, _ in packed] == [
+        "TaskRequested", "TaskStatusChanged", "PipelineStatusChanged", "TaskStatusesChanged",
+        "PipelineStatusChanged", "TaskStatusChanged", "TasksSkipped",
+    ]
+    assert status_topic_events(packed) == [
+        transition("t9", pipeline_id="p2"), other, transition("t1"), transition("t2"), running,
+        transition("t1", "SUCCEEDED"), m.TasksSkipped("p1", 1, ("t3",)),
+    ]

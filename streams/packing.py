@@ -1,0 +1,58 @@
+"""Several events of one pipeline in one record: a worker's outcomes (`TaskOutcomes`), task
+transitions (`TaskStatusesChanged`). Each record costs its producer, the broker and its readers
+more than the events it carries; runs are cut to stay under Kafka's record size limit."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
+
+from events import messages as m
+
+T = TypeVar("T")
+
+# Room kept in a pack's size limit for what it adds around its events (the framing, the pipeline
+# id, the array's block counts, a branch index per event).
+PACK_OVERHEAD_BYTES = 64
+
+
+def runs_within(items: Sequence[T], size_of: Callable[[T], int], limit_bytes: int) -> list[list[T]]:
+    """`items` in order, cut into runs whose sizes add up to at most `limit_bytes` (an item larger
+    than that alone: the record's own limit check takes it from there)."""
+    runs: list[list[T]] = []
+    size = 0
+    for item in items:
+        length = size_of(item)
+        if not runs or size + length > limit_bytes:
+            runs.append([])
+            size = 0
+        runs[-1].append(item)
+        size += length
+    return runs
+
+
+def pack_limit(pipeline_id: str, max_message_bytes: int) -> int:
+    """What a pack's events may add up to, for a pipeline's records of at most `max_message_bytes`."""
+    return max_message_bytes - len(pipeline_id.encode()) - PACK_OVERHEAD_BYTES
+
+
+def status_changes(pipeline_id: str, changes: Sequence[m.TaskStatusChanged], max_message_bytes: int,
+                   ) -> Iterator[m.TaskStatusChanged | m.TaskStatusesChanged]:
+    """A pipeline's transitions, in order, as TaskStatusesChanged records (a lone one as itself)."""
+    for run in runs_within(changes, _status_size, pack_limit(pipeline_id, max_message_bytes)):
+        yield run[0] if len(run) == 1 else m.TaskStatusesChanged(pipeline_id, tuple(run))
+
+
+def _status_size(change: m.TaskStatusChanged) -> int:
+    """`change`'s Avro encoding's size, without encoding it: each string's bytes after its length,
+    the ints (all zig-zag varints: one byte from -64 to 63)."""
+    size = 0
+    for n in (change.run, change.attempt):
+        size += 1 if -64 <= n < 64 else _varint_size(n)
+    for text in (change.pipeline_id, change.uid, change.task_name, change.task_status, change.message):
+        length = len(text) if text.isascii() else len(text.encode())
+        size += length + (1 if length < 64 else _varint_size(length))
+    return size
+
+
+def _varint_size(n: int) -> int:
+    return max(1, (((n << 1) ^ (n >> 63)).bit_length() + 6) // 7)
