@@ -122,7 +122,7 @@ def test_a_fan_outs_transitions_travel_packed_and_reach_callbacks_one_by_one(kaf
     with Watcher(kafka_driver.settings) as watcher:
         pipeline = in_parallel([add.send(i, 1) for i in range(width)])
         assert watcher.client.submit(pipeline).result(60) == [i + 1 for i in range(width)]
-        mine = watcher.wait_until_finished(pipeline.id)
+        watcher.wait_until_finished(pipeline.id)
         watcher.wait_for(lambda seen: sum(isinstance(e, TaskStatusChanged) and e.pipeline_id == pipeline.id for e in seen) == 3 * width)
     by_task: dict[str, list[str]] = {}
     for event in watcher.seen:
