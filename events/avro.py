@@ -390,9 +390,12 @@ def _reader(compiler: _Compiler, schema: Any) -> Reader:
         if schema in _PRIMITIVE_READERS:
             return _PRIMITIVE_READERS[schema]
         if schema not in compiler.named_readers:
+            # References from inside its own definition (a recursive type: Value) go through the
+            # slot; any later one gets the reader itself, without that extra call.
             slot: list[Reader] = []
             compiler.named_readers[schema] = lambda buffer, pos: slot[0](buffer, pos)
             slot.append(_reader(compiler, compiler.named[schema]))
+            compiler.named_readers[schema] = slot[0]
         return compiler.named_readers[schema]
     if isinstance(schema, list):
         return _union_reader(compiler, schema)
@@ -481,6 +484,20 @@ def _union_reader(compiler: _Compiler, branches: list[Any]) -> Reader:
         value, pos = read_branch(buffer, pos)
         return (value if name is None else (name, value)), pos
 
+    if len(plan) == 2 and branches[0] == "null" and plan[1][1] is None:
+        # An optional field ["null", X], most of a task entry's: its index is one byte, 0 (null)
+        # or 2 (X) zig-zagged; read without the general path's calls.
+        read_value = plan[1][0]
+
+        def read_optional(buffer: bytes, pos: int) -> tuple[Any, int]:
+            byte = buffer[pos]
+            if byte == 0:
+                return None, pos + 1
+            if byte == 2:
+                return read_value(buffer, pos + 1)
+            return read_union(buffer, pos)
+
+        return read_optional
     return read_union
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -18,15 +17,12 @@ from events.spec import (
     validate,
 )
 from events.values import ensure_carriable
+from streams.ids import new_id
 
 if TYPE_CHECKING:
     from streams.retry import RetryPolicy
 
 _UNSET: Any = Ellipsis
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class PipelineBuilder:

@@ -28,7 +28,8 @@ from events.spec import (
     TaskEntry,
 )
 from events.values import ensure_carriable
-from streams.builder import PipelineBuilder, new_id
+from streams.builder import PipelineBuilder
+from streams.ids import new_id
 from streams.task import BoundTask
 
 

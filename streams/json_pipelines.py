@@ -17,7 +17,8 @@ from typing import Any
 from events.errors import PipelineDefinitionError
 from events.spec import EntryKind, TaskEntry
 from events.values import ensure_carriable
-from streams.builder import PipelineBuilder, in_parallel, new_id
+from streams.builder import PipelineBuilder, in_parallel
+from streams.ids import new_id
 
 _PARALLEL_OPTIONS = ("max_parallelism", "num_stages", "return_exceptions")
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from events.spec import EntryKind, RetrySpec, TaskEntry
 from events.values import ensure_carriable
+from streams.ids import new_id
 
 if TYPE_CHECKING:
     from streams.builder import PipelineBuilder
@@ -90,7 +90,7 @@ class BoundTask:
         for key, value in kwargs.items():
             ensure_carriable(value, f"argument {key!r} of task {self.name}")
         return TaskEntry(
-            uid=str(uuid.uuid4()),
+            uid=new_id(),
             task_name=self.name,
             args=tuple(args),
             kwargs=dict(kwargs),
