@@ -63,14 +63,19 @@ def test_a_killed_replica_is_replaced_and_no_pipeline_is_lost(deployment: Any) -
     assert not all(h.done() for h in handles), "the pipelines finished before the kill"
     processes.kill("replica-a")
     started = time.monotonic()
+    exactly_once = "--exactly-once" in processes.started["replica-b"].args
     try:
         results = [h.result(180) for h in handles]
     except TimeoutError:
-        raise AssertionError("pipelines lost after the failover:\n" + processes.log("replica-b")) from None
+        label = "failover-" + ("exactly-once" if exactly_once else "at-least-once")
+        raise AssertionError("pipelines lost after the failover; replica-b: " + processes.diagnose("replica-b", label)) from None
     assert results == [i * 100 + 5 for i in range(200)]
     print(f"\nall 200 pipelines finished {time.monotonic() - started:.1f} s after the SIGKILL")
-    if "--exactly-once" in processes.started["replica-b"].args:
-        wait_until_processed(settings)  # replica-b folded every event again: no reply comes twice
+    if exactly_once:
+        try:  # replica-b folded every event again: no reply comes twice
+            wait_until_processed(settings)
+        except TimeoutError as error:
+            raise AssertionError(f"{error}; replica-b: " + processes.diagnose("replica-b", "failover-commits")) from None
         replies = finished_per_pipeline(settings, Topics(settings.app_id).replies)
         assert [h.pipeline_id for h in handles if replies[h.pipeline_id] != 1] == []
 
@@ -222,11 +227,15 @@ def test_under_exactly_once_a_replica_dying_right_after_replying_leaves_one_repl
         try:
             assert handle.result(60) == 10
         except TimeoutError:
-            raise AssertionError("the pipeline never finished on the next owner:\n" + processes.log("replica-b")) from None
+            raise AssertionError("the pipeline never finished on the next owner; replica-b: "
+                                 + processes.diagnose("replica-b", "dies-after-reply")) from None
         assert "dying now" in processes.log("replica-a")
         # The client keeps the first reply it sees; the second, if any, comes when replica-b has
         # folded the pipeline's events again: count only once it has processed all of them.
-        wait_until_processed(settings)
+        try:
+            wait_until_processed(settings)
+        except TimeoutError as error:
+            raise AssertionError(f"{error}; replica-b: " + processes.diagnose("replica-b", "dies-after-reply-commits")) from None
         assert finished_per_pipeline(settings, Topics(settings.app_id).replies)[handle.pipeline_id] == 1
     finally:
         client.close()
