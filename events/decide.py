@@ -79,8 +79,10 @@ def decide(state: PipelineState | None, now: float) -> tuple[PipelineState | Non
     if not state.agenda and not _due_timers(state, now):
         return state, []
     decision = _Decision(state, now)
-    decision.fire_due_timers()
-    decision.report_missed_slas()
+    if state.timers:  # (most steps have none: a result in a fan-out)
+        decision.fire_due_timers()
+    if state.sla_due:
+        decision.report_missed_slas()
     for item in state.agenda:
         decision.handle(item)
     return decision.finish(), decision.out

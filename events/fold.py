@@ -7,6 +7,7 @@ applies an event twice.
 from __future__ import annotations
 
 from functools import singledispatch
+from typing import Any
 
 from events.limiter import evolve_limiter, is_limiter_event
 from events.messages import (
@@ -58,8 +59,7 @@ def _(event: TaskSucceeded, state: PipelineState | None) -> PipelineState | None
         return state
     if task.status is TaskStatus.RUNNING and event.child is not None:
         run = TaskRun(TaskStatus.AWAITING_CHILD, task.attempt, task.request)
-        state = state.evolve(tasks=state.tasks.set(event.uid, run))
-        return _add_work(state, (Work.SPAWN_CHILD, event.uid, event))
+        return _add_work(state, (Work.SPAWN_CHILD, event.uid, event), tasks=state.tasks.set(event.uid, run))
     outcome = Success(event.result, event.state)
     # The request goes (memory), unless a revert needs its arguments should the pipeline fail,
     # or its permit must be released (decide does both).
@@ -95,8 +95,7 @@ def _(event: PipelineActionRequested, state: PipelineState | None) -> PipelineSt
         return None  # nothing to act on: the caller learns it from the status query
     if event.action_id in state.seen_actions:
         return state
-    state = state.evolve(seen_actions=state.seen_actions.set(event.action_id, True))
-    return _add_work(state, (Work.ACTION, event))
+    return _add_work(state, (Work.ACTION, event), seen_actions=state.seen_actions.set(event.action_id, True))
 
 
 @_evolve.register
@@ -123,9 +122,9 @@ def _accepting(state: PipelineState | None, event: TaskSucceeded | TaskFailed) -
 
 
 def _record(state: PipelineState, uid: str, run: TaskRun, task_state: object) -> PipelineState:
-    state = state.evolve(tasks=state.tasks.set(uid, run), last_state=task_state)
-    return _add_work(state, (Work.TASK_DONE, uid))
+    return _add_work(state, (Work.TASK_DONE, uid), tasks=state.tasks.set(uid, run), last_state=task_state)
 
 
-def _add_work(state: PipelineState, item: tuple) -> PipelineState:
-    return state.evolve(agenda=state.agenda + (item,))
+def _add_work(state: PipelineState, item: tuple, **changes: Any) -> PipelineState:
+    """`item` on the agenda (decide works it off), with any `changes`, in one copy."""
+    return state.evolve(agenda=state.agenda + (item,), **changes)
