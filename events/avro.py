@@ -141,11 +141,13 @@ class _Compiler:
         raise Unsupported(f"no compiled writer for {kind}")
 
     def _named_writer(self, name: str) -> Writer:
-        # A named type may refer to itself (Value holds Values): compiled once, called by name.
+        # A named type may refer to itself (Value holds Values): compiled once. References from
+        # inside its own definition go through the slot; later ones get the writer itself.
         if name not in self.named_writers:
             slot: list[Writer] = []
             self.named_writers[name] = lambda datum, out: slot[0](datum, out)
             slot.append(self.writer(self.named[name]))
+            self.named_writers[name] = slot[0]
         return self.named_writers[name]
 
     def _record_writer(self, schema: dict[str, Any]) -> Writer:
