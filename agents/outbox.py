@@ -4,7 +4,7 @@ STARTED transitions.
 Requests that end in the same turn of the worker's loop are sent together, once per turn: the
 outcomes of one pipeline's tasks in one `TaskOutcomes` record (a single outcome as its own
 TaskSucceeded or TaskFailed, as any worker may send it). Likewise the STARTED transitions of the
-tasks that start in one turn, in one `TaskStatusesChanged` per pipeline on the status topic. In a wide fan-out a worker ends tasks of
+tasks that start in one turn, in one `StatusEvents` per pipeline on the status topic. In a wide fan-out a worker ends tasks of
 the same pipeline a few at a time (its slots' worth), and each record costs the orchestrator more
 than folding what it carries (faust's path per record, its decoding): a 10,000-wide fan-out took
 it 4.8 s of CPU instead of 8.5. A request counts as done once the broker has every record of it:
@@ -24,7 +24,7 @@ from agents.in_flight import InFlight
 from events.codec import Codec
 from events.messages import TaskFailed, TaskStatusChanged, TaskSucceeded
 from streams.dead_letters import dead_letter_headers
-from streams.packing import pack_limit, runs_within, status_changes
+from streams.packing import pack_limit, runs_within, status_events
 from streams.topics import Topics
 
 log = logging.getLogger("kafka_tasks.worker")
@@ -77,7 +77,7 @@ class Outbox:
         self._flush_due = False
         started, self._started = self._started, {}
         for pipeline_id, changes in started.items():
-            for event in status_changes(pipeline_id, changes, self.limit_bytes):
+            for event in status_events(pipeline_id, changes, self.limit_bytes):
                 self.producer.produce(self.topics.status, key=pipeline_id.encode(), value=self.codec.encode(event))
         pending, self._pending = self._pending, []
         if not pending:

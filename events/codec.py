@@ -47,7 +47,7 @@ EVENT_TYPES: dict[str, type] = {
         m.ScheduleDefined,
         m.ScheduleUpdated,
         m.TaskStatusChanged,
-        m.TaskStatusesChanged,
+        m.StatusEvents,
         m.SlaMissed,
         m.PermitRequested,
         m.PermitReleased,
@@ -264,6 +264,7 @@ def _parent_from_avro(r: dict[str, Any] | None) -> m.ParentTask | None:
 # -- events ------------------------------------------------------------------------------------
 
 _OUTCOME_TYPES: dict[str, type] = {"kafka_tasks.TaskSucceeded": m.TaskSucceeded, "kafka_tasks.TaskFailed": m.TaskFailed}
+_STATUS_TYPES: dict[str, type] = {f"kafka_tasks.{cls.__name__}": cls for cls in m.STATUS_TYPES}
 
 # How each non-plain field converts: (to avro, from avro). Fields not listed are strings, ints
 # and booleans that Avro carries as they are.
@@ -301,10 +302,10 @@ _FIELD_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
         lambda v: [(f"kafka_tasks.{type(o).__name__}", _to_record(o)) for o in v],
         lambda d: tuple(_from_record(_OUTCOME_TYPES[name], record) for name, record in d),
     ),
-    # TaskStatusesChanged: TaskStatusChanged records.
-    "changes": (
-        lambda v: [_to_record(c) for c in v],
-        lambda d: tuple(_from_record(m.TaskStatusChanged, record) for record in d),
+    # StatusEvents: each a status event, named (the union has several records).
+    "events": (
+        lambda v: [(f"kafka_tasks.{type(e).__name__}", _to_record(e)) for e in v],
+        lambda d: tuple(_from_record(_STATUS_TYPES[name], record) for name, record in d),
     ),
 }
 

@@ -130,13 +130,13 @@ class TaskOutcomes:
 
 
 def unbatched(event: Any) -> tuple[Any, ...]:
-    """The events a record's event stands for: a TaskOutcomes' outcomes, a TaskStatusesChanged's
-    changes, or the event itself."""
+    """The events a record's event stands for: a TaskOutcomes' outcomes, a StatusEvents' events,
+    or the event itself."""
     kind = type(event)
     if kind is TaskOutcomes:
         return event.outcomes
-    if kind is TaskStatusesChanged:
-        return event.changes
+    if kind is StatusEvents:
+        return event.events
     return (event,)
 
 
@@ -198,17 +198,6 @@ class TaskStatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class TaskStatusesChanged:
-    """Transitions of several tasks of one pipeline in one status record, in order: what the
-    orchestrator sends for those it decides together (a wide fan-out's REQUESTED and SUCCEEDED
-    transitions cross its producer and the broker a few hundred to a record, not once each).
-    Readers take it as its changes one after the other."""
-
-    pipeline_id: str
-    changes: tuple[TaskStatusChanged, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class SlaMissed:
     """A run had not started `sla_s` after its request. On the status topic."""
 
@@ -226,6 +215,18 @@ class TasksSkipped:
     pipeline_id: str
     run: int
     uids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvents:
+    """Status events of one pipeline in one record, in order: what the orchestrator sends for
+    those it decides together (a wide fan-out's REQUESTED and SUCCEEDED transitions, a small
+    pipeline's task and pipeline transitions cross its producer and the broker together, not
+    once each), and a worker for the STARTED of tasks it starts together. Read as its events
+    one after the other."""
+
+    pipeline_id: str
+    events: tuple[TaskStatusChanged | PipelineStatusChanged | TasksSkipped | RetryScheduled | SlaMissed, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +357,9 @@ INPUT_TYPES = (
     PermitRequested,
     PermitReleased,
 )
+# The events for the status topic, which the orchestrator sends a pipeline's together as one
+# StatusEvents (its union, in this order).
+STATUS_TYPES = (TaskStatusChanged, PipelineStatusChanged, TasksSkipped, RetryScheduled, SlaMissed)
 Event = (
     InputEvent
     | TaskRequested
@@ -367,6 +371,6 @@ Event = (
     | SubmissionRejected
     | ScheduleUpdated
     | TaskStatusChanged
-    | TaskStatusesChanged
+    | StatusEvents
     | SlaMissed
 )

@@ -2,9 +2,10 @@
 notifications).
 
 Every transition is an event on the status topic: `PipelineStatusChanged`, `TaskStatusChanged`
-(REQUESTED, STARTED, SUCCEEDED, FAILED, RETRYING, REVERTING, REVERTED, REVERT_FAILED; several of
-one pipeline's together in a `TaskStatusesChanged`) and `TasksSkipped`, and `SlaMissed` (`"task.sla_missed"`). A callback is registered under a pattern, `"<task|pipeline>.<status>"` in lower
-case with `*` wildcards (`"task.failed"`, `"pipeline.*"`, `"*"`), and receives the event. Workers
+(REQUESTED, STARTED, SUCCEEDED, FAILED, RETRYING, REVERTING, REVERTED, REVERT_FAILED),
+`TasksSkipped`, and `SlaMissed` (`"task.sla_missed"`); several of one pipeline's often travel
+together in one `StatusEvents` record. A callback is registered under a pattern,
+`"<task|pipeline>.<status>"` in lower case with `*` wildcards (`"task.failed"`, `"pipeline.*"`, `"*"`), and receives the event. Workers
 call them for the tasks they run (started, succeeded, failed), clients for everything on the
 status topic, the in-process runner for everything it decides. A failing callback is logged and
 never stops the process that calls it.
@@ -31,9 +32,9 @@ def topics_of(event: Any) -> Iterator[tuple[str, Any]]:
         yield f"pipeline.{event.status.name.lower()}", event
     elif isinstance(event, m.SlaMissed):
         yield "task.sla_missed", event
-    elif isinstance(event, m.TaskStatusesChanged):  # several transitions in one record
-        for change in event.changes:
-            yield f"task.{change.task_status.lower()}", change
+    elif isinstance(event, m.StatusEvents):  # several of one pipeline in one record
+        for packed in event.events:
+            yield from topics_of(packed)
     elif isinstance(event, m.TasksSkipped):
         for uid in event.uids:  # one batched event for a skipped group: a transition per task
             yield "task.skipped", m.TaskStatusChanged(event.pipeline_id, event.run, uid, "", 0, "SKIPPED")

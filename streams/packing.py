@@ -1,10 +1,11 @@
-"""Several events of one pipeline in one record: a worker's outcomes (`TaskOutcomes`), task
-transitions (`TaskStatusesChanged`). Each record costs its producer, the broker and its readers
+"""Several events of one pipeline in one record: a worker's outcomes (`TaskOutcomes`), status
+events (`StatusEvents`). Each record costs its producer, the broker and its readers
 more than the events it carries; runs are cut to stay under Kafka's record size limit."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from events import messages as m
 
@@ -35,11 +36,29 @@ def pack_limit(pipeline_id: str, max_message_bytes: int) -> int:
     return max_message_bytes - len(pipeline_id.encode()) - PACK_OVERHEAD_BYTES
 
 
-def status_changes(pipeline_id: str, changes: Sequence[m.TaskStatusChanged], max_message_bytes: int,
-                   ) -> Iterator[m.TaskStatusChanged | m.TaskStatusesChanged]:
-    """A pipeline's transitions, in order, as TaskStatusesChanged records (a lone one as itself)."""
-    for run in runs_within(changes, _status_size, pack_limit(pipeline_id, max_message_bytes)):
-        yield run[0] if len(run) == 1 else m.TaskStatusesChanged(pipeline_id, tuple(run))
+def status_events(pipeline_id: str, events: Sequence[Any], max_message_bytes: int) -> Iterator[Any]:
+    """A pipeline's status events (`STATUS_TYPES`), in order, as StatusEvents records (a lone one
+    as itself)."""
+    for run in runs_within(events, _size_in_pack, pack_limit(pipeline_id, max_message_bytes)):
+        yield run[0] if len(run) == 1 else m.StatusEvents(pipeline_id, tuple(run))
+
+
+def _size_in_pack(event: Any) -> int:
+    """At most what `event` adds to a StatusEvents: its union branch (a byte) and its body."""
+    if type(event) is m.TaskStatusChanged:  # (nearly all of them: sized exactly)
+        return 1 + _status_size(event)
+    return 1 + sum(_size_at_most(getattr(event, f.name)) for f in dataclasses.fields(event))
+
+
+def _size_at_most(value: Any) -> int:
+    """An upper bound of a status event field's encoding (a long's varint takes at most 10 bytes)."""
+    if isinstance(value, str):
+        return len(value.encode()) + 10
+    if isinstance(value, float):
+        return 8
+    if isinstance(value, tuple):
+        return 10 + sum(_size_at_most(item) for item in value)
+    return 10  # an int, an enum's index, a bool
 
 
 def _status_size(change: m.TaskStatusChanged) -> int:

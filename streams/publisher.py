@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from events import messages as m
@@ -12,13 +12,14 @@ from events.errors import PayloadTooLargeError
 from events.task_exception import TaskException
 from streams.dead_letters import dead_letter_headers
 from streams.executor import failed
-from streams.packing import status_changes
+from streams.packing import status_events
 from streams.retry import qualified_name
 from streams.topics import Topics
 
 log = logging.getLogger("kafka_tasks.orchestrator")
 
 _REPLIES = (m.PipelineFinished, m.SubmissionRejected, m.PipelineActionApplied)
+_STATUS_TYPES = frozenset(m.STATUS_TYPES)
 
 
 def destination(event: Any, topics: Topics) -> tuple[str, bytes]:
@@ -56,36 +57,35 @@ class Publisher:
 
     async def publish_all(self, decided: list[tuple[Any, int]]) -> list[Any]:
         """`publish` for many (event, input partition) pairs at once, in their order: batched
-        by topic partition where the output can, a pipeline's task transitions packed."""
+        by topic partition where the output can, a pipeline's status events packed."""
         # (A generator: each record is encoded as the output takes it.)
         return list(await self.output.send_many(
             self._record(event, partition) for event, partition in self.packed(decided)
         ))
 
-    def packed(self, decided: Iterable[tuple[Any, int]]) -> Iterator[tuple[Any, int]]:
-        """`decided` with each pipeline's TaskStatusChanged events gathered into TaskStatusesChanged
-        records (each under the record size limit). A 10,000-wide fan-out decides 20,000 task
-        transitions: one aiokafka record and one broker append each were a sixth of its time.
-        On the status topic a pipeline's events keep their order: its transitions gathered so far
-        go out before its next other status event. (Among other topics' records they may come
-        later than decided, which no reader can tell: topics are not ordered with each other.)"""
-        gathered: dict[str, tuple[list[m.TaskStatusChanged], int]] = {}  # pipeline id -> (changes, partition)
-        for event, partition in decided:
-            if type(event) is m.TaskStatusChanged:
-                gathered.setdefault(event.pipeline_id, ([], partition))[0].append(event)
+    def packed(self, decided: list[tuple[Any, int]]) -> Iterator[tuple[Any, int]]:
+        """`decided` with each pipeline's status events gathered into StatusEvents records (each
+        under the record size limit), sent where its last one was decided, or before its reply
+        if that comes first (sent before it, as decided). A 10,000-wide fan-out decides 20,000 task
+        transitions, a single-task pipeline four task and pipeline transitions: one aiokafka
+        record and one broker append each cost more than the event. (Among other topics'
+        records they may come later than decided, which no reader can tell: topics are not
+        ordered with each other.)"""
+        last = {event.pipeline_id: position for position, (event, _) in enumerate(decided) if type(event) in _STATUS_TYPES}
+        gathered: dict[str, list[Any]] = {}  # pipeline id -> its status events not sent yet, in order
+        for position, (event, partition) in enumerate(decided):
+            if type(event) in _STATUS_TYPES:
+                gathered.setdefault(event.pipeline_id, []).append(event)
+                if position == last[event.pipeline_id]:
+                    yield from self._packs(gathered.pop(event.pipeline_id), partition)
                 continue
-            if gathered and getattr(event, "pipeline_id", None) in gathered and self._to_status(event):
-                yield from self._changes(event.pipeline_id, *gathered.pop(event.pipeline_id))
+            if isinstance(event, _REPLIES) and event.pipeline_id in gathered:
+                yield from self._packs(gathered.pop(event.pipeline_id), partition)
             yield event, partition
-        for pipeline_id, (changes, partition) in gathered.items():
-            yield from self._changes(pipeline_id, changes, partition)
 
-    def _to_status(self, event: Any) -> bool:
-        return destination(event, self.topics)[0] == self.topics.status
-
-    def _changes(self, pipeline_id: str, changes: list[m.TaskStatusChanged], partition: int) -> Iterator[tuple[Any, int]]:
-        for event in status_changes(pipeline_id, changes, self.max_message_bytes):
-            yield event, partition
+    def _packs(self, events: list[Any], partition: int) -> Iterator[tuple[Any, int]]:
+        for record in status_events(events[0].pipeline_id, events, self.max_message_bytes):
+            yield record, partition
 
     def _record(self, event: Any, partition: int) -> tuple[int, str, bytes, bytes]:
         value = self.codec.encode(event)

@@ -72,14 +72,14 @@ def test_registering_again_changes_nothing(registry: SchemaRegistry) -> None:
 def test_the_registry_refuses_a_field_retyped_without_a_default(registry: SchemaRegistry, tmp_path: Path) -> None:
     directory = tmp_path / "schemas"
     shutil.copytree(HERE, directory, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    # (TaskStatusChanged: no other record holds it, so its change is the only one to refuse.)
-    changed = json.loads((HERE / "TaskStatusChanged.v1.avsc").read_text())
+    # (SubmissionRejected: no other record holds it, so its change is the only one to refuse.)
+    changed = json.loads((HERE / "SubmissionRejected.v1.avsc").read_text())
     changed["kafka_tasks.schema_id"] = 915
-    changed["fields"] = [{**f, "type": "string"} if f["name"] == "attempt" else f for f in changed["fields"]]
-    (directory / "TaskStatusChanged.v2.avsc").write_text(json.dumps(changed))
+    changed["fields"] = [{**f, "type": "int"} if f["name"] == "submission_id" else f for f in changed["fields"]]
+    (directory / "SubmissionRejected.v2.avsc").write_text(json.dumps(changed))
     with pytest.raises(RegistryError) as refused:
         register_all(registry, directory=directory)
     message = str(refused.value)
-    assert "TaskStatusChanged v2 (id 915) under kafka_tasks.TaskStatusChanged" in message
+    assert "SubmissionRejected v2 (id 915) under kafka_tasks.SubmissionRejected" in message
     assert "HTTP 409" in message  # Confluent's answer to an incompatible schema
-    assert len(registry.versions(subject("TaskStatusChanged"))) == len(versions("TaskStatusChanged"))  # nothing added
+    assert len(registry.versions(subject("SubmissionRejected"))) == len(versions("SubmissionRejected"))  # nothing added

@@ -13,7 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from events.codec import Codec
-from events.messages import PipelineStatusChanged
+from events.messages import PipelineStatusChanged, unbatched
 from streams import PipelineBuilder, PipelineStatus
 from streams.admin import consumer_config
 from streams.client import KafkaTasksClient, PipelineHandle
@@ -122,15 +122,15 @@ class KafkaDriver:
             message = consumer.poll(0.05)
             if message is None or message.error():
                 continue
-            event = codec.decode(message.value())
-            if isinstance(event, PipelineStatusChanged):
-                with self._changed:
-                    history = self._history[event.pipeline_id]
-                    if event.run > 1 and event.previous is S.PENDING:
-                        history.clear()  # a re-run starts a new history
-                    history.append(event.status)
-                    self._seen[event.pipeline_id] += 1
-                    self._changed.notify_all()
+            for event in unbatched(codec.decode(message.value())):  # (a StatusEvents: its events)
+                if isinstance(event, PipelineStatusChanged):
+                    with self._changed:
+                        history = self._history[event.pipeline_id]
+                        if event.run > 1 and event.previous is S.PENDING:
+                            history.clear()  # a re-run starts a new history
+                        history.append(event.status)
+                        self._seen[event.pipeline_id] += 1
+                        self._changed.notify_all()
         consumer.close()
 
     def _wait_for_change(self, deadline: float) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from events.codec import Codec
-from events.messages import PipelineStatusChanged, TaskStatusChanged, TaskStatusesChanged
+from events.messages import PipelineStatusChanged, StatusEvents, TaskStatusChanged
+from events.status import PipelineStatus
 from streams import KafkaTasks, RetryPolicy, TaskError, in_parallel
 from streams.notifications import Listeners
 from streams.replay import read_topic
@@ -115,9 +116,9 @@ def test_a_client_with_callbacks_sees_every_transition_on_the_status_topic(kafka
 
 @pytest.mark.kafka
 def test_a_fan_outs_transitions_travel_packed_and_reach_callbacks_one_by_one(kafka_driver):
-    """The orchestrator sends the transitions of one pipeline that it decides together as one
-    TaskStatusesChanged record, and the worker the STARTED of the tasks it starts together; a
-    client's callbacks get each transition as its own event."""
+    """The orchestrator sends the status events of one pipeline that it decides together as one
+    StatusEvents record, and the worker the STARTED of the tasks it starts together; a client's
+    callbacks get each transition as its own event."""
     width = 40
     with Watcher(kafka_driver.settings) as watcher:
         pipeline = in_parallel([add.send(i, 1) for i in range(width)])
@@ -134,9 +135,10 @@ def test_a_fan_outs_transitions_travel_packed_and_reach_callbacks_one_by_one(kaf
     codec = Codec()
     packs = [
         event for record in read_topic(kafka_driver.settings, Topics(kafka_driver.settings.app_id).status)
-        if record.key == pipeline.id.encode() and isinstance(event := codec.decode(record.value), TaskStatusesChanged)
+        if record.key == pipeline.id.encode() and isinstance(event := codec.decode(record.value), StatusEvents)
     ]
-    assert {change.task_status for pack in packs for change in pack.changes} == {"REQUESTED", "STARTED", "SUCCEEDED"}
-    assert sum(len(pack.changes) for pack in packs) <= 3 * width
-    # The submission's decisions: every REQUESTED in one record.
-    assert any(len(p.changes) == width and {c.task_status for c in p.changes} == {"REQUESTED"} for p in packs)
+    transitions = [e for pack in packs for e in pack.events if isinstance(e, TaskStatusChanged)]
+    assert {e.task_status for e in transitions} == {"REQUESTED", "STARTED", "SUCCEEDED"} and len(transitions) <= 3 * width
+    # The submission's decisions: RUNNING, then every REQUESTED, in one record.
+    assert any(p.events[0] == PipelineStatusChanged(pipeline.id, 1, PipelineStatus.RUNNING, PipelineStatus.PENDING)
+               and [getattr(e, "task_status", None) for e in p.events[1:]] == ["REQUESTED"] * width for p in packs)

@@ -50,11 +50,15 @@ SAMPLES = {
             m.TaskSucceeded("p1", 1, "t3", 0, None, None, child=SPEC),
         ),
     ),
-    "TaskStatusesChanged": m.TaskStatusesChanged(
+    "StatusEvents": m.StatusEvents(
         "p1",
         (
             m.TaskStatusChanged("p1", 1, "t1", "demo.load", 0, "REQUESTED"),
+            m.PipelineStatusChanged("p1", 1, PipelineStatus.RUNNING, PipelineStatus.PENDING),
             m.TaskStatusChanged("p1", 1, "t2", "demo.load", 1, "FAILED", "ValueError: no such stock"),
+            m.RetryScheduled("p1", 1, "t2", 2, 12.5),
+            m.TasksSkipped("p1", 1, ("t3",)),
+            m.SlaMissed("p1", 1, "t4", "demo.load", 0, 1.5, 10.0),
         ),
     ),
     "RetryScheduled": m.RetryScheduled("p1", 1, "t1", 1, 12.5),

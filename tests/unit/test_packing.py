@@ -1,10 +1,11 @@
 """How events of one pipeline are cut into packs under the record size limit (streams/packing.py):
-a worker's outcomes (TaskOutcomes), task transitions (TaskStatusesChanged)."""
+a worker's outcomes (TaskOutcomes), status events (StatusEvents)."""
 from __future__ import annotations
 
 from events import messages as m
 from events.codec import Codec
-from streams.packing import _status_size, pack_limit, runs_within, status_changes
+from events.status import PipelineStatus
+from streams.packing import _size_in_pack, _status_size, pack_limit, runs_within, status_events
 
 LIMIT = 1_000
 
@@ -26,8 +27,8 @@ def transition(uid: str, message: str = "") -> m.TaskStatusChanged:
 
 def test_transitions_are_packed_under_the_record_size_limit_in_order():
     changes = [transition(f"t{i}", "x" * (40 + i)) for i in range(60)]
-    packs = list(status_changes("p1", changes, LIMIT))
-    assert len(packs) > 2 and all(isinstance(pack, m.TaskStatusesChanged) for pack in packs[:-1])
+    packs = list(status_events("p1", changes, LIMIT))
+    assert len(packs) > 2 and all(isinstance(pack, m.StatusEvents) for pack in packs[:-1])
     assert all(len(Codec().encode(pack)) <= LIMIT for pack in packs)
     assert [change for pack in packs for change in m.unbatched(pack)] == changes
     # Sized without encoding, and exactly: the packs are nearly full.
@@ -42,9 +43,23 @@ def test_a_transitions_size_is_its_encodings():
 
 
 def test_a_lone_transition_goes_as_itself_and_one_too_large_goes_alone():
-    assert list(status_changes("p1", [transition("t1")], LIMIT)) == [transition("t1")]
+    assert list(status_events("p1", [transition("t1")], LIMIT)) == [transition("t1")]
     huge = transition("t2", "x" * 2 * LIMIT)  # the record's own limit check decides what becomes of it
-    assert list(status_changes("p1", [transition("t1"), huge], LIMIT)) == [transition("t1"), huge]
+    assert list(status_events("p1", [transition("t1"), huge], LIMIT)) == [transition("t1"), huge]
+
+
+def test_other_status_events_are_sized_at_least_as_large_as_they_are():
+    events = [
+        m.PipelineStatusChanged("p" * 70, 2**40, PipelineStatus.COMPLETED, PipelineStatus.RUNNING),
+        m.TasksSkipped("p1", 3, tuple(f"t{i}" * 30 for i in range(8))),
+        m.RetryScheduled("p1", 1, "é" * 50, 7, 1e300),
+        m.SlaMissed("p1", 1, "t1", "demo.load", 0, 0.5, 123.25),
+    ]
+    for event in events:
+        assert _size_in_pack(event) >= 1 + len(Codec().encode(event)[5:])  # (a branch byte, the body)
+    packs = list(status_events("p1", [*events, transition("t9")] * 40, LIMIT))
+    assert all(len(Codec().encode(pack)) <= LIMIT for pack in packs)
+    assert [e for pack in packs for e in m.unbatched(pack)] == [*events, transition("t9")] * 40
 
 
 def test_what_a_pack_adds_is_kept_free_of_the_limit():

@@ -74,24 +74,38 @@ def test_a_fan_outs_transitions_go_in_one_record_after_its_requests() -> None:
     decided = [(e, 3) for i in range(5) for e in (request(f"t{i}"), transition(f"t{i}"))]
     packed = list(publisher().packed(decided))
     assert [event for event, _ in packed[:5]] == [request(f"t{i}") for i in range(5)]
-    assert packed[5] == (m.TaskStatusesChanged("p1", tuple(transition(f"t{i}") for i in range(5))), 3)
+    assert packed[5] == (m.StatusEvents("p1", tuple(transition(f"t{i}") for i in range(5))), 3)
     assert len(packed) == 6
 
 
-def test_a_pipelines_status_events_keep_their_order_around_its_packs() -> None:
+def test_each_pipelines_status_events_go_together_in_order_where_its_last_was_decided() -> None:
     running = m.PipelineStatusChanged("p1", 1, PipelineStatus.RUNNING, PipelineStatus.PENDING)
     other = m.PipelineStatusChanged("p2", 1, PipelineStatus.RUNNING, PipelineStatus.PENDING)
+    skipped = m.TasksSkipped("p1", 1, ("t3",))
     decided = [(e, 0) for e in (
         transition("t1"), transition("t9", pipeline_id="p2"), request("t2"), transition("t2"),
-        other, running, transition("t1", "SUCCEEDED"), m.TasksSkipped("p1", 1, ("t3",)),
+        other, running, request("t3"), transition("t1", "SUCCEEDED"), skipped, request("t4"),
     )]
     packed = list(publisher().packed(decided))
-    # Each pipeline's status event sends its own transitions gathered so far, first, and no others'.
-    assert [type(event).__name__ for event, _ in packed] == [
-        "TaskRequested", "TaskStatusChanged", "PipelineStatusChanged", "TaskStatusesChanged",
-        "PipelineStatusChanged", "TaskStatusChanged", "TasksSkipped",
-    ]
+    assert packed == [(e, 0) for e in (
+        request("t2"),
+        m.StatusEvents("p2", (transition("t9", pipeline_id="p2"), other)),
+        request("t3"),
+        m.StatusEvents("p1", (transition("t1"), transition("t2"), running, transition("t1", "SUCCEEDED"), skipped)),
+        request("t4"),
+    )]
     assert status_topic_events(packed) == [
-        transition("t9", pipeline_id="p2"), other, transition("t1"), transition("t2"), running,
-        transition("t1", "SUCCEEDED"), m.TasksSkipped("p1", 1, ("t3",)),
+        transition("t9", pipeline_id="p2"), other,
+        transition("t1"), transition("t2"), running, transition("t1", "SUCCEEDED"), skipped,
     ]
+
+
+def test_a_pipelines_status_events_go_before_its_reply() -> None:
+    completed = m.PipelineStatusChanged("p1", 1, PipelineStatus.COMPLETED, PipelineStatus.RUNNING)
+    reply = dataclasses.replace(SAMPLES["PipelineFinished"], pipeline_id="p1")
+    other_reply = dataclasses.replace(SAMPLES["PipelineFinished"], pipeline_id="p2")
+    skipped = m.TasksSkipped("p1", 1, ("t3",))
+    decided = [(e, 1) for e in (transition("t1", "SUCCEEDED"), completed, other_reply, reply, skipped)]
+    assert list(publisher().packed(decided)) == [(e, 1) for e in (
+        other_reply, m.StatusEvents("p1", (transition("t1", "SUCCEEDED"), completed)), reply, skipped,
+    )]
