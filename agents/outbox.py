@@ -3,11 +3,11 @@ STARTED transitions.
 
 Requests that end in the same turn of the worker's loop are sent together, once per turn: the
 outcomes of one pipeline's tasks in one `TaskOutcomes` record (a single outcome as its own
-TaskSucceeded or TaskFailed, as any worker may send it). Likewise the STARTED transitions of the
-tasks that start in one turn, in one `StatusEvents` per pipeline on the status topic. In a wide fan-out a worker ends tasks of
-the same pipeline a few at a time (its slots' worth), and each record costs the orchestrator more
-than folding what it carries (faust's path per record, its decoding): a 10,000-wide fan-out took
-it 4.8 s of CPU instead of 8.5. A request counts as done once the broker has every record of it:
+TaskSucceeded or TaskFailed, as any worker may send it), and the STARTED transitions of one
+pipeline's tasks that start in one turn in one `StatusEvents` on the status topic. In a wide
+fan-out a worker ends tasks of the same pipeline a few at a time (its slots' worth), and each
+record costs the orchestrator more than folding what it carries (faust's path per record, its
+decoding): a 10,000-wide fan-out took it 4.8 s of CPU instead of 8.5. A request counts as done once the broker has every record of it:
 its outcome's (alone or in a batch) and, for a problem, its dead letter.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,9 @@ from streams.packing import pack_limit, runs_within, status_events
 from streams.topics import Topics
 
 log = logging.getLogger("kafka_tasks.worker")
+
+QUEUE_FULL_WAIT_S = 30.0  # how long an outcome waits for room in librdkafka's queue
+
 
 @dataclass(frozen=True)
 class Handled:
@@ -64,7 +68,7 @@ class Outbox:
         a notification, not part of the task's outcome); `to_orchestrator` (a run with an SLA,
         which the orchestrator watches) also to the pipeline events topic, at once."""
         if to_orchestrator:
-            self.producer.produce(self.topics.pipeline_events, key=event.pipeline_id.encode(), value=self.codec.encode(event))
+            self.producer.produce(topic=self.topics.pipeline_events, key=event.pipeline_id.encode(), value=self.codec.encode(event))
         self._flush_soon()
         self._started.setdefault(event.pipeline_id, []).append(event)
 
@@ -75,10 +79,16 @@ class Outbox:
 
     def flush(self) -> None:
         self._flush_due = False
+        self._send_outcomes()
         started, self._started = self._started, {}
-        for pipeline_id, changes in started.items():
-            for event in status_events(pipeline_id, changes, self.limit_bytes):
-                self.producer.produce(self.topics.status, key=pipeline_id.encode(), value=self.codec.encode(event))
+        try:
+            for pipeline_id, changes in started.items():
+                for event in status_events(pipeline_id, changes, self.limit_bytes):
+                    self.producer.produce(topic=self.topics.status, key=pipeline_id.encode(), value=self.codec.encode(event))
+        except BufferError as error:  # librdkafka's queue is full: a notification may go, never an outcome
+            log.warning("STARTED transitions dropped, the producer's queue is full: %s", error)
+
+    def _send_outcomes(self) -> None:
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -101,7 +111,21 @@ class Outbox:
             for message in messages:
                 remaining[id(message)] = remaining.get(id(message), 0) + 1
         for record, messages in records:
-            self.producer.produce(**record, on_delivery=self._on_delivery(messages, remaining))
+            self._produce(record, self._on_delivery(messages, remaining))
+
+    def _produce(self, record: dict[str, Any], on_delivery: Any) -> None:
+        """Hand `record` to librdkafka; while its queue is full, wait for deliveries to make room
+        (for up to QUEUE_FULL_WAIT_S: then the worker stops, and the request runs again)."""
+        deadline = time.monotonic() + QUEUE_FULL_WAIT_S
+        while True:
+            try:
+                self.producer.produce(**record, on_delivery=on_delivery)
+                return
+            except BufferError as error:
+                if time.monotonic() > deadline:
+                    self.failures.append(error)
+                    return
+                self.producer.poll(0.05)
 
     def _on_delivery(self, messages: list[Any], remaining: dict[int, int]) -> Any:
         def delivered(error: Any, _: Any) -> None:
@@ -124,7 +148,6 @@ class Outbox:
             message.topic(), message.partition(), message.offset(), handled.problem or "", message.value()
         )
         return {"topic": self.topics.dead_letters, "key": message.key(), "value": message.value(), "headers": headers}
-
 
 
 def _encoded_size(handled: Handled) -> int:

@@ -170,9 +170,9 @@ def _evolver(changed: tuple[str, ...]) -> Any:
     if unknown:
         raise TypeError(f"PipelineState has no field {unknown[0]!r}")
     setters = ", ".join(f"set_{name}=_SLOT_OF[{name!r}].__set__" for name in _FIELD_NAMES)
-    arguments = "".join(f", {name}" for name in changed)
+    arguments = "".join(f", new_{name}" for name in changed)
     body = "".join(
-        f"    set_{name}(new, {name if name in changed else 'state.' + name})\n" for name in _FIELD_NAMES
+        f"    set_{name}(new, {'new_' + name if name in changed else 'state.' + name})\n" for name in _FIELD_NAMES
     )
     source = (f"def evolved(state{arguments}, *, new_state=object.__new__, {setters}):\n"
               f"    new = new_state(PipelineState)\n{body}    return new\n")

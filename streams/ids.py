@@ -1,4 +1,4 @@
-"""Random ids (UUID version 4 strings) for pipelines, tasks, submissions and actions."""
+"""Random ids (UUID version 4 strings) for the pipelines and tasks a builder makes."""
 from __future__ import annotations
 
 import os
