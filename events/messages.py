@@ -220,10 +220,9 @@ class TasksSkipped:
 @dataclass(frozen=True, slots=True)
 class StatusEvents:
     """Status events of one pipeline in one record, in order: what the orchestrator sends for
-    those it decides together (a wide fan-out's REQUESTED and SUCCEEDED transitions, a small
-    pipeline's task and pipeline transitions cross its producer and the broker together, not
-    once each), and a worker for the STARTED of tasks it starts together. Read as its events
-    one after the other."""
+    three or more it decides together (a wide fan-out's REQUESTED and SUCCEEDED transitions
+    cross its producer and the broker a few hundred to a record, not once each), and a worker
+    for the STARTED of tasks it starts together. Read as its events one after the other."""
 
     pipeline_id: str
     events: tuple[TaskStatusChanged | PipelineStatusChanged | TasksSkipped | RetryScheduled | SlaMissed, ...]

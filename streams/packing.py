@@ -14,6 +14,9 @@ T = TypeVar("T")
 # Room kept in a pack's size limit for what it adds around its events (the framing, the pipeline
 # id, the array's block counts, a branch index per event).
 PACK_OVERHEAD_BYTES = 64
+# Fewer status events than this go as they are: encoding a pack of two cost more than the two
+# records it saves (24 µs against 19, and no difference in a broker's or a reader's time measured).
+MIN_PACK = 3
 
 
 def runs_within(items: Sequence[T], size_of: Callable[[T], int], limit_bytes: int) -> list[list[T]]:
@@ -37,16 +40,22 @@ def pack_limit(pipeline_id: str, max_message_bytes: int) -> int:
 
 
 def status_events(pipeline_id: str, events: Sequence[Any], max_message_bytes: int) -> Iterator[Any]:
-    """A pipeline's status events (`STATUS_TYPES`), in order, as StatusEvents records (a lone one
-    as itself)."""
+    """A pipeline's status events (`STATUS_TYPES`), in order, as StatusEvents records (fewer than
+    MIN_PACK as they are)."""
+    if len(events) < MIN_PACK:
+        yield from events
+        return
     for run in runs_within(events, _size_in_pack, pack_limit(pipeline_id, max_message_bytes)):
         yield run[0] if len(run) == 1 else m.StatusEvents(pipeline_id, tuple(run))
 
 
 def _size_in_pack(event: Any) -> int:
     """At most what `event` adds to a StatusEvents: its union branch (a byte) and its body."""
-    if type(event) is m.TaskStatusChanged:  # (nearly all of them: sized exactly)
+    kind = type(event)
+    if kind is m.TaskStatusChanged:  # (nearly all of them: sized exactly)
         return 1 + _status_size(event)
+    if kind is m.PipelineStatusChanged:  # (one or two a step: its id, run, and two enum indexes)
+        return 1 + _string_size(event.pipeline_id) + _int_size(event.run) + 2
     return 1 + sum(_size_at_most(getattr(event, f.name)) for f in dataclasses.fields(event))
 
 
@@ -63,14 +72,19 @@ def _size_at_most(value: Any) -> int:
 
 def _status_size(change: m.TaskStatusChanged) -> int:
     """`change`'s Avro encoding's size, without encoding it: each string's bytes after its length,
-    the ints (all zig-zag varints: one byte from -64 to 63)."""
-    size = 0
-    for n in (change.run, change.attempt):
-        size += 1 if -64 <= n < 64 else _varint_size(n)
-    for text in (change.pipeline_id, change.uid, change.task_name, change.task_status, change.message):
-        length = len(text) if text.isascii() else len(text.encode())
-        size += length + (1 if length < 64 else _varint_size(length))
-    return size
+    the ints (all zig-zag varints)."""
+    return (_int_size(change.run) + _int_size(change.attempt) + _string_size(change.pipeline_id)
+            + _string_size(change.uid) + _string_size(change.task_name) + _string_size(change.task_status)
+            + _string_size(change.message))
+
+
+def _string_size(text: str) -> int:
+    length = len(text) if text.isascii() else len(text.encode())
+    return length + (1 if length < 64 else _varint_size(length))
+
+
+def _int_size(n: int) -> int:
+    return 1 if -64 <= n < 64 else _varint_size(n)  # (a zig-zag varint's first byte holds -64 to 63)
 
 
 def _varint_size(n: int) -> int:

@@ -12,7 +12,7 @@ from events.errors import PayloadTooLargeError
 from events.task_exception import TaskException
 from streams.dead_letters import dead_letter_headers
 from streams.executor import failed
-from streams.packing import status_events
+from streams.packing import MIN_PACK, status_events
 from streams.retry import qualified_name
 from streams.topics import Topics
 
@@ -64,17 +64,25 @@ class Publisher:
         ))
 
     def packed(self, decided: list[tuple[Any, int]]) -> Iterator[tuple[Any, int]]:
-        """`decided` with each pipeline's status events gathered into StatusEvents records (each
-        under the record size limit), sent where its last one was decided, or before its reply
-        if that comes first (sent before it, as decided). A 10,000-wide fan-out decides 20,000 task
-        transitions, a single-task pipeline four task and pipeline transitions: one aiokafka
-        record and one broker append each cost more than the event. (Among other topics'
-        records they may come later than decided, which no reader can tell: topics are not
-        ordered with each other.)"""
-        last = {event.pipeline_id: position for position, (event, _) in enumerate(decided) if type(event) in _STATUS_TYPES}
+        """`decided` with the status events of each pipeline that has at least MIN_PACK of them
+        gathered into StatusEvents records (each under the record size limit), sent where its
+        last one was decided, or before its reply if that comes first (as decided). A
+        10,000-wide fan-out decides 20,000 task transitions: one aiokafka record and one broker
+        append each cost more than the event. (Among other topics' records they may come later
+        than decided, which no reader can tell: topics are not ordered with each other.)"""
+        counts: dict[str, int] = {}
+        last: dict[str, int] = {}  # pipeline id -> where its last status event was decided
+        for position, (event, _) in enumerate(decided):
+            if type(event) in _STATUS_TYPES:
+                counts[event.pipeline_id] = counts.get(event.pipeline_id, 0) + 1
+                last[event.pipeline_id] = position
+        packing = {pipeline_id for pipeline_id, count in counts.items() if count >= MIN_PACK}
+        if not packing:  # (a batch of small pipelines' steps: sent as decided)
+            yield from decided
+            return
         gathered: dict[str, list[Any]] = {}  # pipeline id -> its status events not sent yet, in order
         for position, (event, partition) in enumerate(decided):
-            if type(event) in _STATUS_TYPES:
+            if type(event) in _STATUS_TYPES and event.pipeline_id in packing:
                 gathered.setdefault(event.pipeline_id, []).append(event)
                 if position == last[event.pipeline_id]:
                     yield from self._packs(gathered.pop(event.pipeline_id), partition)

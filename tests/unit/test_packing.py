@@ -42,10 +42,12 @@ def test_a_transitions_size_is_its_encodings():
         assert _status_size(change) == len(body)
 
 
-def test_a_lone_transition_goes_as_itself_and_one_too_large_goes_alone():
+def test_fewer_than_a_packs_least_go_as_they_are_and_one_too_large_goes_alone():
     assert list(status_events("p1", [transition("t1")], LIMIT)) == [transition("t1")]
+    assert list(status_events("p1", [transition("t1"), transition("t2")], LIMIT)) == [transition("t1"), transition("t2")]
     huge = transition("t2", "x" * 2 * LIMIT)  # the record's own limit check decides what becomes of it
-    assert list(status_events("p1", [transition("t1"), huge], LIMIT)) == [transition("t1"), huge]
+    small = [transition("t0"), transition("t1"), transition("t3")]
+    assert list(status_events("p1", [*small, huge], LIMIT)) == [m.StatusEvents("p1", tuple(small)), huge]
 
 
 def test_other_status_events_are_sized_at_least_as_large_as_they_are():

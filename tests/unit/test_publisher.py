@@ -9,6 +9,7 @@ from events import messages as m
 from events.codec import Codec
 from events.errors import PayloadTooLargeError
 from events.status import PipelineStatus
+from streams.packing import MIN_PACK
 from streams.publisher import Publisher, destination
 from streams.topics import Topics
 from tests.unit.events_sample import SAMPLES
@@ -87,10 +88,9 @@ def test_each_pipelines_status_events_go_together_in_order_where_its_last_was_de
         other, running, request("t3"), transition("t1", "SUCCEEDED"), skipped, request("t4"),
     )]
     packed = list(publisher().packed(decided))
+    # (p2 has two: fewer than a pack's least, they go as decided)
     assert packed == [(e, 0) for e in (
-        request("t2"),
-        m.StatusEvents("p2", (transition("t9", pipeline_id="p2"), other)),
-        request("t3"),
+        transition("t9", pipeline_id="p2"), request("t2"), other, request("t3"),
         m.StatusEvents("p1", (transition("t1"), transition("t2"), running, transition("t1", "SUCCEEDED"), skipped)),
         request("t4"),
     )]
@@ -98,6 +98,9 @@ def test_each_pipelines_status_events_go_together_in_order_where_its_last_was_de
         transition("t9", pipeline_id="p2"), other,
         transition("t1"), transition("t2"), running, transition("t1", "SUCCEEDED"), skipped,
     ]
+    assert MIN_PACK == 3
+    small = [(e, 0) for e in (request("t1"), running, transition("t1"))]
+    assert list(publisher().packed(small)) == small
 
 
 def test_a_pipelines_status_events_go_before_its_reply() -> None:
@@ -105,7 +108,10 @@ def test_a_pipelines_status_events_go_before_its_reply() -> None:
     reply = dataclasses.replace(SAMPLES["PipelineFinished"], pipeline_id="p1")
     other_reply = dataclasses.replace(SAMPLES["PipelineFinished"], pipeline_id="p2")
     skipped = m.TasksSkipped("p1", 1, ("t3",))
-    decided = [(e, 1) for e in (transition("t1", "SUCCEEDED"), completed, other_reply, reply, skipped)]
+    decided = [(e, 1) for e in (transition("t1", "SUCCEEDED"), transition("t2", "SUCCEEDED"), completed,
+                                other_reply, reply, skipped)]
     assert list(publisher().packed(decided)) == [(e, 1) for e in (
-        other_reply, m.StatusEvents("p1", (transition("t1", "SUCCEEDED"), completed)), reply, skipped,
+        other_reply,
+        m.StatusEvents("p1", (transition("t1", "SUCCEEDED"), transition("t2", "SUCCEEDED"), completed)),
+        reply, skipped,
     )]
