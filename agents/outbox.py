@@ -7,8 +7,9 @@ TaskSucceeded or TaskFailed, as any worker may send it), and the STARTED transit
 pipeline's tasks that start in one turn in one `StatusEvents` on the status topic. In a wide
 fan-out a worker ends tasks of the same pipeline a few at a time (its slots' worth), and each
 record costs the orchestrator more than folding what it carries (faust's path per record, its
-decoding): a 10,000-wide fan-out took it 4.8 s of CPU instead of 8.5. A request counts as done once the broker has every record of it:
-its outcome's (alone or in a batch) and, for a problem, its dead letter.
+decoding): a 10,000-wide fan-out took it 4.8 s of CPU instead of 8.5. A request counts as done
+once the broker has every record of it: its outcome's (alone or in a batch) and, for a problem,
+its dead letter.
 """
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ class Outbox:
         a notification, not part of the task's outcome); `to_orchestrator` (a run with an SLA,
         which the orchestrator watches) also to the pipeline events topic, at once."""
         if to_orchestrator:
-            self.producer.produce(topic=self.topics.pipeline_events, key=event.pipeline_id.encode(), value=self.codec.encode(event))
+            record = {"topic": self.topics.pipeline_events, "key": event.pipeline_id.encode(), "value": self.codec.encode(event)}
+            self._produce(record, None)
         self._flush_soon()
         self._started.setdefault(event.pipeline_id, []).append(event)
 
@@ -114,8 +116,9 @@ class Outbox:
             self._produce(record, self._on_delivery(messages, remaining))
 
     def _produce(self, record: dict[str, Any], on_delivery: Any) -> None:
-        """Hand `record` to librdkafka; while its queue is full, wait for deliveries to make room
-        (for up to QUEUE_FULL_WAIT_S: then the worker stops, and the request runs again)."""
+        """Hand `record` (for the orchestrator) to librdkafka; while its queue is full, wait for
+        deliveries to make room (for up to QUEUE_FULL_WAIT_S: then the worker stops, and the
+        request runs again)."""
         deadline = time.monotonic() + QUEUE_FULL_WAIT_S
         while True:
             try:

@@ -5,10 +5,10 @@ Every transition is an event on the status topic: `PipelineStatusChanged`, `Task
 (REQUESTED, STARTED, SUCCEEDED, FAILED, RETRYING, REVERTING, REVERTED, REVERT_FAILED),
 `TasksSkipped`, and `SlaMissed` (`"task.sla_missed"`); several of one pipeline's often travel
 together in one `StatusEvents` record. A callback is registered under a pattern,
-`"<task|pipeline>.<status>"` in lower case with `*` wildcards (`"task.failed"`, `"pipeline.*"`, `"*"`), and receives the event. Workers
-call them for the tasks they run (started, succeeded, failed), clients for everything on the
-status topic, the in-process runner for everything it decides. A failing callback is logged and
-never stops the process that calls it.
+`"<task|pipeline>.<status>"` in lower case with `*` wildcards (`"task.failed"`, `"pipeline.*"`,
+`"*"`), and receives the event. Workers call them for the tasks they run (started, succeeded,
+failed), clients for everything on the status topic, the in-process runner for everything it
+decides. A failing callback is logged and never stops the process that calls it.
 """
 from __future__ import annotations
 

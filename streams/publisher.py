@@ -124,4 +124,3 @@ class Publisher:
             exception = TaskException(event.pipeline_id, qualified_name(PayloadTooLargeError), str(error), "")
             return dataclasses.replace(event, result=None, state=None, error=exception)
         raise PayloadTooLargeError.of(f"a {type(event).__name__} event", size, self.max_message_bytes)
-

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-# Where a failing test keeps what a process wrote (in CI: the workspace, kept with the run).
+# Where a failing test keeps what a process wrote (the checkout's test-output/, not committed).
 OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
 
 
@@ -59,6 +59,7 @@ class Processes:
         shutil.copyfile(log, kept)
         return (f"its whole log, its stacks at the end: {kept}\n{before[-3000:]}\n--- its tasks, in our code:\n"
                 + "\n".join(_our_frames(log.read_text()[len(before):].splitlines())))
+
     def check_alive(self) -> None:
         """Raise, with its log's tail, if a started process has exited."""
         for name, process in self.started.items():
