@@ -22,6 +22,7 @@ from streams.replay import read_topic
 from streams.settings import Settings
 
 DELIVERY_TIMEOUT_MS = 30_000  # how long a submission may take to reach Kafka before its handle fails
+REPLIES_PER_POLL = 500  # replies taken at most per round of the reader thread
 _LEADER_MOVING = {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART"}
 
 
@@ -70,6 +71,9 @@ class KafkaTasksClient:
         # A submission's delivery failure reaches its handle within DELIVERY_TIMEOUT_MS.
         self._producer = Producer(producer_config(settings, **{"message.timeout.ms": DELIVERY_TIMEOUT_MS}))
         self._waiting: dict[str, concurrent.futures.Future[Any]] = {}
+        # pipeline id -> the keys in _waiting of its RESULT queries (any PipelineFinished of the
+        # pipeline answers them), so that a reply does not look through every waiting key.
+        self._result_waiters: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._consumer = Consumer(consumer_config(settings, f"{settings.app_id}-client-{uuid.uuid4()}"))
@@ -119,12 +123,19 @@ class KafkaTasksClient:
         action_id = str(uuid.uuid4())
         waiter = f"result:{pipeline_id}:{action_id}"
         finished = self._expect(waiter)
+        with self._lock:
+            self._result_waiters.setdefault(pipeline_id, set()).add(waiter)
         try:
             await self._action(pipeline_id, m.Action.RESULT, timeout, action_id)
             return _outcome(await asyncio.wait_for(asyncio.wrap_future(finished), timeout))
         finally:
             with self._lock:
                 self._waiting.pop(waiter, None)
+                waiters = self._result_waiters.get(pipeline_id)
+                if waiters is not None:
+                    waiters.discard(waiter)
+                    if not waiters:
+                        del self._result_waiters[pipeline_id]
 
     async def pause_async(self, pipeline_id: str, timeout: float = 30) -> None:
         await self._action(pipeline_id, m.Action.PAUSE, timeout)
@@ -272,18 +283,23 @@ class KafkaTasksClient:
     def _read_replies(self) -> None:
         while not self._closed.is_set():
             self._producer.poll(0)  # delivery reports of submissions
-            message = self._consumer.poll(0.05)
-            if message is None or message.error():
+            # The first reply as soon as it arrives, then what else is already here, without
+            # waiting (consume(n, t) alone would wait out t for n).
+            first = self._consumer.poll(0.05)
+            if first is None:
                 continue
-            try:
-                reply = self.codec.decode(message.value() or b"")
-            except Exception:  # a foreign record on the replies topic is not ours to answer
-                continue
-            if message.topic() == self.topics.status:
-                if self.listeners is not None:
-                    self.listeners.dispatch(reply)
-                continue
-            self._resolve(reply)
+            for message in (first, *self._consumer.consume(REPLIES_PER_POLL, 0)):
+                if message.error():
+                    continue
+                try:
+                    reply = self.codec.decode(message.value() or b"")
+                except Exception:  # a foreign record on the replies topic is not ours to answer
+                    continue
+                if message.topic() == self.topics.status:
+                    if self.listeners is not None:
+                        self.listeners.dispatch(reply)
+                    continue
+                self._resolve(reply)
 
     def _resolve(self, reply: Any) -> None:
         keys: list[str] = []
@@ -294,7 +310,7 @@ class KafkaTasksClient:
         with self._lock:
             if isinstance(reply, m.PipelineFinished):
                 # A RESULT query's answer: any waiter for this pipeline's result takes it.
-                keys += [k for k in self._waiting if k.startswith(f"result:{reply.pipeline_id}:")]
+                keys += self._result_waiters.get(reply.pipeline_id, ())
             futures = [self._waiting.pop(k) for k in keys if k in self._waiting]
         for future in futures:
             if not future.done():
