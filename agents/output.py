@@ -19,6 +19,7 @@ dead letters, the changelog records of P's pipelines) is sent through `send(P, .
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -36,9 +37,6 @@ Headers = list[tuple[str, bytes]] | None
 class DirectOutput:
     def __init__(self, app: Any) -> None:
         self.app = app
-        # (topic, key, partition count) -> partition: murmur2 in Python costs 8 µs, and a wide
-        # fan-out's status records all carry its pipeline's id.
-        self._partitions: dict[tuple[str, bytes, int], int] = {}
 
     async def send_many(self, records: Iterable[tuple[int, str, bytes, bytes]]) -> list[Any]:
         """Send (input partition, topic, key, value) records, each partitioned by its key as any
@@ -76,13 +74,8 @@ class DirectOutput:
         partitions = producer.client.cluster.partitions_for_topic(topic)
         if not partitions:
             return None
-        known = self._partitions.get((topic, key, len(partitions)))
-        if known is None:
-            if len(self._partitions) > 100_000:
-                self._partitions.clear()
-            # As aiokafka's (and the Java client's) default partitioner.
-            known = self._partitions[(topic, key, len(partitions))] = sorted(partitions)[partition_of(key, len(partitions))]
-        return known
+        # As aiokafka's (and the Java client's) default partitioner.
+        return sorted(partitions)[_partition_of_key(key, len(partitions))]
 
     async def send(self, partition: int, topic: str, key: bytes | None, value: bytes | None,
                    headers: Headers = None, to_partition: int | None = None) -> Any:
@@ -223,3 +216,11 @@ TRANSACTION_TIMEOUT_MS = 30_000
 
 def make_output(app: Any, settings: Settings, transactional_prefix: str) -> DirectOutput | TransactionalOutput:
     return TransactionalOutput(settings, transactional_prefix) if settings.exactly_once else DirectOutput(app)
+
+
+@functools.lru_cache(maxsize=8192)
+def _partition_of_key(key: bytes, count: int) -> int:
+    """murmur2 in Python costs 8 µs a key: the recent ones are kept (a pipeline's id comes back
+    with each of its steps; a task's uid, once, so a bounded cache: a dict of every key seen held
+    100,000 of them, about 19 MB with their keys, before it was cleared)."""
+    return partition_of(key, count)

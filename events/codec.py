@@ -347,14 +347,17 @@ def _from_record(cls: type, record: dict[str, Any]) -> Any:
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
-# Each schema's compiled writer and reader (events/avro.py), by schema id, made at first use.
-_COMPILED: dict[int, Compiled] = {}
+# Each schema's compiled writer and reader (events/avro.py), made at first use, by schema id and
+# file: a codec over another schema directory (a test's modified copy) may hold other content
+# under the same id.
+_COMPILED: dict[tuple[int, Any], Compiled] = {}
 
 
 def _compiled(schema: Schema) -> Compiled:
-    compiled = _COMPILED.get(schema.schema_id)
+    key = (schema.schema_id, schema.path)
+    compiled = _COMPILED.get(key)
     if compiled is None:
-        compiled = _COMPILED[schema.schema_id] = Compiled(schema.parsed)
+        compiled = _COMPILED[key] = Compiled(schema.parsed)
     return compiled
 
 

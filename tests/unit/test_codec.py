@@ -116,3 +116,21 @@ def test_outcomes_encoded_alone_join_into_the_same_bytes_as_their_task_outcomes(
     assert codec.decode(codec.encode_outcomes("p1", alone[1:2])) == m.TaskOutcomes("p1", batch.outcomes[1:2])
     with pytest.raises(ValueError, match="not an outcome"):
         codec.encode_outcomes("p1", [*alone, codec.encode(SAMPLES["TaskRequested"])])
+
+
+def test_a_codec_over_another_schema_directory_uses_its_own_schemas(tmp_path):
+    """Compiled schemas are kept per file, not per id alone: a directory whose schema under some
+    id differs (a field fewer here) is written with its own."""
+    import json
+    import shutil
+
+    from schemas import HERE
+
+    shutil.copytree(HERE, tmp_path / "schemas", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = tmp_path / "schemas" / "SubmissionRejected.v1.avsc"
+    changed = json.loads(path.read_text())
+    changed["fields"] = [f for f in changed["fields"] if f["name"] != "reply_topic"]
+    path.write_text(json.dumps(changed))
+    rejected = m.SubmissionRejected("p1", "s1", "no", "replies")
+    assert codec.decode(codec.encode(rejected)) == rejected  # (the default directory's, compiled first)
+    assert len(Codec(load(tmp_path / "schemas")).encode(rejected)) == len(codec.encode(rejected)) - len(b"\x02\x0ereplies")
