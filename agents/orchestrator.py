@@ -22,6 +22,7 @@ import faust
 from faust.streams import _current_event
 from faust.types import TP
 
+from agents.batches import batches
 from agents.log_probe import LogProbe
 from agents.observer import Observer
 from agents.offsets import OffsetGuard, Verdict
@@ -37,11 +38,12 @@ from streams.topics import Topics, partition_of
 
 log = logging.getLogger("kafka_tasks.orchestrator")
 
-# Up to this many events are folded before the touched pipelines are written, waiting at most
-# BATCH_WINDOW_S for a batch to fill. A 1,000-result fan-in then costs a few table writes, not
-# 1,000 rewrites of an ever larger state.
+# Up to this many events are folded before the touched pipelines are written: a 1,000-result
+# fan-in then costs a few table writes, not 1,000 rewrites of an ever larger state. A batch
+# gathers until BATCH_GAP_S after the previous one ended; an event finding the agent idle that
+# long goes at once (agents/batches.py).
 BATCH_SIZE = 1000
-BATCH_WINDOW_S = 0.002
+BATCH_GAP_S = 0.002
 STORE_INTERVAL_S = 0.1  # how often pipelines changed since are stored (step 5) ...
 STORE_SHARE_INVERSE = 10  # ... or, while stores are slow, this many times as long as the last took
 COMMIT_INTERVAL_S = 0.25  # how often processed offsets are committed
@@ -191,7 +193,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
 
     @app.agent(events, name="orchestrate")
     async def orchestrate(stream: Any) -> None:
-        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WINDOW_S):
+        async for batch in batches(stream, BATCH_SIZE, BATCH_GAP_S):
             # A rebalance waits for the batch in flight (finish_batch_on_revoke): partitions move
             # with its decisions sent, its states stored and its offsets committed. Otherwise the
             # new owner folds the batch again and sends its decisions (replies too) a second time.
