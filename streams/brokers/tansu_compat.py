@@ -8,8 +8,9 @@ Three aiokafka (0.14.0) patches, each measured against Tansu 0.6.0 (see the find
    so after each LATEST lookup we send a tiny Fetch and keep the larger value.
 2. InitProducerId: aiokafka only sends v0, which Tansu rejects (it needs producer_id=-1, present
    from v3), breaking idempotent and transactional producers. We add a v3 request.
-3. Fetch wait: Tansu holds a Fetch for its whole max wait even when records are there, and faust
-   hard-codes fetch_max_wait_ms=1500: every hop through the orchestrator took about 1.5 s
+3. Fetch wait: Tansu holds a Fetch for its whole max wait unless records are there when it comes
+   (records arriving meanwhile do not end it), and faust hard-codes fetch_max_wait_ms=1500:
+   every hop through the orchestrator took about 1.5 s
    (measured: single-task pipeline p50 1,508 ms). aiokafka consumers ask for 10 ms while their
    fetches bring little and 20 ms after one brought a batch's worth (below), or for
    `Settings.fetch_wait_ms` when set (a durable Tansu needs ~200 ms: shorter fetches of its S3
@@ -74,12 +75,12 @@ def _patch_high_watermark() -> None:
     Fetcher._proc_offset_request = _proc_offset_request
 
 
-# Tansu answers each fetch when its wait is over, so the wait is both a hop's latency and, under
-# load, how much a fetch brings back: a consumer asks for IDLE_FETCH_WAIT_MS while its fetches
-# bring little, BUSY_FETCH_WAIT_MS once one brought BUSY_FETCH_BYTES or more. Single-task round
-# trips, p50 (bench/hops.py): 28.6 ms at 20 ms, 20.5 at 10. 1,000 single-task pipelines: about 8%
-# fewer per second at 10 ms than at 20 (bench/compare.py's first workload, interleaved runs).
-# An idle orchestrator's CPU: 5.5% at 20 ms, 9.4% at 10 (the broker's 15.8% -> 19.7%).
+# A fetch that finds no records ends when its wait is over, so the wait is both a hop's latency
+# and, under load, how much a fetch brings back: a consumer asks for IDLE_FETCH_WAIT_MS while its
+# fetches bring little, BUSY_FETCH_WAIT_MS once one brought BUSY_FETCH_BYTES or more. Single-task
+# round trips, p50 (bench/hops.py): 28.6 ms at 20 ms, 20.5 at 10. 1,000 single-task pipelines:
+# about 8% fewer per second at a fixed 10 ms than at 20 (interleaved runs). An idle deployment
+# polls twice as often: the orchestrator's CPU 5.5% -> 9-10%, the broker's 16% -> 20-22%.
 IDLE_FETCH_WAIT_MS = 10
 BUSY_FETCH_WAIT_MS = 20
 BUSY_FETCH_BYTES = 1024  # five or so small records (a single-task submission is 133 bytes)

@@ -13,8 +13,8 @@ NEVER_S = 30.0  # a gap no test waits out
 
 
 def run_agent(max_size: int, gap_s: float, script: Any) -> list[list[int]]:
-    """Run an agent taking `batches(stream, max_size, gap_s)` while `script(put, at_work)` feeds
-    it; the agent holds each batch until `at_work` is set. Returns the batches it took."""
+    """Run an agent taking `batches(stream, max_size, gap_s)` while `script(put, at_work, taken)`
+    feeds it; the agent holds each batch until `at_work` is set. Returns the batches it took."""
     app = faust.App(f"batches-test-{id(script)}", broker="kafka://localhost:1", web_enabled=False)
     taken: list[list[int]] = []
     at_work = asyncio.Event()
