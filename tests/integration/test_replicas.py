@@ -86,12 +86,14 @@ def test_partitions_moving_to_joining_replicas_take_no_reply_twice(deployment: A
     # a second time. Three replicas join one after another while pipelines run: three rebalances.
     settings, client, processes = deployment
     assert client.submit(chain(0, 1)).result(120) == 1  # both replicas up and joined
-    handles = [client.submit(chain(i * 100, 5)) for i in range(400)]
+    # 4,000 steps of 20 ms: still running when the last replica joins, 6 s and three rebalances on
+    # (2,000 no longer were once the orchestrator got faster).
+    handles = [client.submit(chain(i * 100, 5)) for i in range(800)]
     for name in ("replica-c", "replica-d", "replica-e"):
         time.sleep(2.0)
         assert not all(h.done() for h in handles), f"the pipelines finished before {name} joined"
         spawn_replica(processes, broker, name)
-    assert [h.result(180) for h in handles] == [i * 100 + 5 for i in range(400)]
+    assert [h.result(180) for h in handles] == [i * 100 + 5 for i in range(800)]
     processes.check_alive()
     replies = finished_per_pipeline(settings, Topics(settings.app_id).replies)
     assert [h.pipeline_id for h in handles if replies[h.pipeline_id] != 1] == []
