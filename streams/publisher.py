@@ -35,7 +35,9 @@ def destination(event: Any, topics: Topics) -> tuple[str, bytes]:
         return topics.pipeline_events, key
     if isinstance(event, _REPLIES):
         return event.reply_topic or topics.replies, key
-    return topics.status, key
+    if type(event) in _STATUS_TYPES or type(event) is m.StatusEvents:
+        return topics.status, key
+    raise TypeError(f"no topic for a {type(event).__name__} event")
 
 
 class Publisher:
