@@ -6,8 +6,10 @@ Kafka Tasks: 1 orchestrator + 1 worker process on the local broker (bench/deploy
 Celery: a redis-server on loopback (Debian's package; installed with apt-get when missing and
 allowed) and a Celery worker with 2 processes, from celery[redis] in a virtualenv of its own
 (~/.cache/kafka-tasks/celery-venv, made on first use), running bench/celery_side.py. Equivalent
-task code (bench/bench_app.py, bench/celery_tasks.py). If Celery or Redis cannot be installed, it
-says so and prints Kafka Tasks' figures alone. Figures only: nothing asserts a time.
+task code (bench/bench_app.py, bench/celery_tasks.py). Each side runs the four workloads ROUNDS
+times (bench/shapes.py); the table sets each figure's median side by side, with its lowest and
+highest. If Celery or Redis cannot be installed, it says so and prints Kafka Tasks' figures
+alone. Figures only: nothing asserts a time.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.deployment import deployed  # noqa: E402
+from bench.shapes import ROUNDS, medians  # noqa: E402
 from bench.workloads import measure  # noqa: E402
 
 CELERY_VENV = Path.home() / ".cache" / "kafka-tasks" / "celery-venv"
@@ -61,7 +64,7 @@ def redis_server() -> str | None:
     return None if shutil.which("redis-server") else "no redis-server, and apt-get could not install it"
 
 
-def celery_figures() -> dict[str, float] | str:
+def celery_figures() -> list[dict[str, float]] | str:
     problem = redis_server()
     if problem:
         return problem
@@ -71,19 +74,29 @@ def celery_figures() -> dict[str, float] | str:
     ran = subprocess.run([python, str(ROOT / "bench" / "celery_side.py")], capture_output=True, text=True, cwd=ROOT)
     if ran.returncode != 0:
         return "the Celery side failed: " + (ran.stderr or ran.stdout).strip()[-500:]
-    return json.loads(ran.stdout.strip().splitlines()[-1])
+    rounds: list[dict[str, float]] = json.loads(ran.stdout.strip().splitlines()[-1])
+    return rounds
 
 
-def table(ours: dict[str, float], theirs: dict[str, float] | None) -> str:
-    lines = [f"{'workload':40} {'Kafka Tasks':>12} {'Celery+Redis':>13} {'ratio':>7}"]
+def cell(rounds: list[dict[str, float]], key: str) -> str:
+    """The median, and the lowest and highest of the rounds: `1324.9 (1107.4-1479.7)`."""
+    values = [r[key] for r in rounds]
+    digits = 2 if max(values) < 10 else 1  # (the fan-out's seconds)
+    return f"{medians(rounds)[key]:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def table(ours: list[dict[str, float]], theirs: list[dict[str, float]] | None) -> str:
+    lines = [f"{'workload':40} {'Kafka Tasks':>22} {'Celery+Redis':>22} {'ratio':>7}"]
     for key, label, higher_better in ROWS:
         if theirs is None:
-            lines.append(f"{label:40} {ours[key]:12.1f}")
+            lines.append(f"{label:40} {cell(ours, key):>22}")
             continue
-        ratio = ours[key] / theirs[key] if higher_better else theirs[key] / ours[key]
-        lines.append(f"{label:40} {ours[key]:12.1f} {theirs[key]:13.1f} {ratio:6.2f}x")
+        a, b = medians(ours)[key], medians(theirs)[key]
+        ratio = a / b if higher_better else b / a
+        lines.append(f"{label:40} {cell(ours, key):>22} {cell(theirs, key):>22} {ratio:6.2f}x")
+    lines.append(f"each: the median of {len(ours)} rounds (lowest-highest)")
     if theirs is not None:
-        lines.append("ratio: how many times better Kafka Tasks is (above 1: faster)")
+        lines.append("ratio: of the medians, how many times better Kafka Tasks is (above 1: faster)")
     return "\n".join(lines)
 
 
@@ -93,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}", flush=True)
     with deployed(args.broker) as deployment:
-        ours = measure(deployment.client)
+        ours = [measure(deployment.client) for _ in range(ROUNDS)]
     theirs = celery_figures()
     if isinstance(theirs, str):
         print(f"Celery + Redis not measured: {theirs}")

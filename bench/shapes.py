@@ -6,8 +6,17 @@ from __future__ import annotations
 import statistics
 
 INDEPENDENT, CHAINS, FAN_OUT, ROUND_TRIPS = 1000, 300, 1000, 100
+# bench/compare.py runs the four workloads this many times on each side and sets the medians side
+# by side: one run of workload 1 lasts about a second, and on a 2-core machine running the
+# broker, the orchestrator, the worker and the client, one run's tasks/s varied by a quarter.
+ROUNDS = 3
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     return {"p50_ms": statistics.median(ordered) * 1000, "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000}
+
+
+def medians(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over `rounds` (dicts with the same keys)."""
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
