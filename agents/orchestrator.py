@@ -188,6 +188,13 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         if not guard.knows(tp):  # the agent and the stall check may both have asked
             guard.start(tp, offset, time.monotonic())
 
+    def stored_state(key: bytes) -> Any:
+        """The table's state of pipeline `key`, or None, as `pipelines.get(key)` gives it, in one
+        RocksDB read: the table's own lookup reads a stored key twice (a check, then the value)
+        and turns a miss, every new pipeline's, into a KeyError."""
+        stored = pipelines.data._get(key)
+        return None if stored is None else pipelines.data._decode_value(stored)
+
     def owned(tp: Any) -> bool:
         return tp in app.consumer.assignment()
 
@@ -255,7 +262,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
                 if key in touched:
                     current, _, decisions = touched[key]
                 else:
-                    current, decisions = live[key] if key in live else pipelines.get(key), []
+                    current, decisions = live[key] if key in live else stored_state(key), []
                 state, more = intake.step(current, event, at)
                 decisions.extend(more)
                 if observers:
@@ -285,21 +292,25 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         # Sent records in an open transaction wait for the states they follow: store them now.
         if output.pending() or time.monotonic() - last_store[0] >= store_interval[0]:
             await store()
-        elif any(state is not None and state.status.is_finished for state, _, _ in touched.values()):
-            await store(finished_only=True)  # (every store empties `unstored` of finished ones)
+        else:
+            # (Every store empties `unstored` of finished pipelines: those of this batch are all.)
+            finished = [key for key, (state, _, _) in touched.items() if state is not None and state.status.is_finished]
+            if finished:
+                await store(finished)
 
-    async def store(finished_only: bool = False) -> None:
+    async def store(finished: list[bytes] | None = None) -> None:
         """Step 5: store each pipeline changed since the last store, once, and wait for the
         changelog; then the offsets processed until now count as durable (to be committed). A
         wide fan-out's state is written a few times a second, not once per batch of results;
         after a crash the next owner folds the records since the last store again, and the fold
-        drops what it has seen. `finished_only` stores just the pipelines that have ended, at
-        once: their replies are out, and a next owner folding their last records again would
+        drops what it has seen. `finished` names pipelines that have ended, to store just them,
+        at once: their replies are out, and a next owner folding their last records again would
         send those replies a second time. (That moves no offsets: other changes wait unstored.)"""
         started = time.monotonic()
+        finished_only = finished is not None
         if not finished_only:
             last_store[0] = started
-        keys = [k for k in unstored if not finished_only or live[k].status.is_finished]
+        keys = list(unstored) if finished is None else finished
         if not keys and not output.pending():
             return
         # What was processed up to now: durable once every change is stored (not after a partial store).
@@ -476,7 +487,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
 
     def state_of(pipeline_id: str) -> Any:
         key = pipeline_id.encode()
-        return live[key] if key in live else pipelines.get(key)
+        return live[key] if key in live else stored_state(key)
 
     async def lag() -> dict[tuple[str, int], int]:
         mine = [tp for tp in app.consumer.assignment() if tp.topic == events.get_topic_name()]
