@@ -191,12 +191,15 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         if not guard.knows(tp):  # the agent and the stall check may both have asked
             guard.start(tp, offset, time.monotonic())
 
-    def stored_state(key: bytes) -> Any:
+    def stored_state(key: bytes, partition: int | None = None) -> Any:
         """The table's state of pipeline `key`, or None, as `pipelines.get(key)` gives it, in one
-        RocksDB read: the table's own lookup reads a stored key twice (a check, then the value)
-        and turns a miss, every new pipeline's, into a KeyError."""
-        stored = pipelines.data._get(key)
-        return None if stored is None else pipelines.data._decode_value(stored)
+        RocksDB read: the table's own lookup reads a stored key twice (a check, then the value),
+        turns a miss, every new pipeline's, into a KeyError, and without an event in context
+        looks for it in each partition's database. A pipeline's state is in the database of its
+        events' partition, `partition` when known (each store writes it under `processing(record)`)."""
+        store = pipelines.data
+        stored = store._get(key) if partition is None else store._db_for_partition(partition).get(key)
+        return None if stored is None else store._decode_value(stored)
 
     def owned(tp: Any) -> bool:
         return tp in app.consumer.assignment()
@@ -265,7 +268,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
                 if key in touched:
                     current, _, decisions = touched[key]
                 else:
-                    current, decisions = live[key] if key in live else stored_state(key), []
+                    current, decisions = live[key] if key in live else stored_state(key, message.partition), []
                 state, more = intake.step(current, event, at)
                 decisions.extend(more)
                 if observers:
