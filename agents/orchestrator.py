@@ -313,14 +313,13 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         at once: their replies are out, and a next owner folding their last records again would
         send those replies a second time. (That moves no offsets: other changes wait unstored.)"""
         started = time.monotonic()
-        finished_only = finished is not None
-        if not finished_only:
+        if finished is None:
             last_store[0] = started
         keys = list(unstored) if finished is None else finished
         if not keys and not output.pending():
             return
         # What was processed up to now: durable once every change is stored (not after a partial store).
-        processed = {} if finished_only else guard.committable()
+        processed = {} if finished is not None else guard.committable()
         assignment = app.consumer.assignment()
         # Encoded once, here; a state too large to store fails its pipeline (streams/intake.py),
         # whose ending is sent before that state is stored, as in step 4.
@@ -357,7 +356,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         # offsets would not have moved past them.
         for key in keys:
             del unstored[key]
-        if not finished_only:
+        if finished is None:
             durable.update(processed)
             # Stores take at most a tenth of the time: a wide pipeline's state is megabytes, and
             # each store pickles all of it (a 10,000-wide fan-out stored 13 times at a fifth, 5 at
