@@ -80,7 +80,13 @@ def ensure_orchestrator_topics(settings: Settings) -> None:
 
 
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
-    """librdkafka producer settings: durable (acks=all, idempotent) and low-latency (1 ms linger).
+    """librdkafka producer settings: durable (acks=all, idempotent) and low-latency (no linger).
+
+    A 1 ms linger cost more than 1 ms a hop: one record at a time through Apache Kafka, produce to
+    poll, took 1.8-2.7 ms at 1 ms and 0.7-1.2 at 0 (p50 of 300). A single-task round trip, two of
+    whose four hops a librdkafka producer makes: p50 9.3-9.8 ms -> 7.6-8.8. Under load librdkafka
+    still batches what queues while a request is in flight: 1,000 single-task pipelines ran as
+    fast at 0 (two runs each, on both brokers).
 
     The partitioner is the Java client's murmur2, which the orchestrator's producer (aiokafka) and
     producers in other languages use too. librdkafka's default (CRC32) would put a pipeline's
@@ -90,7 +96,7 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
         "bootstrap.servers": settings.bootstrap_servers,
         "acks": "all",
         "enable.idempotence": True,
-        "linger.ms": 1,
+        "linger.ms": 0,
         "partitioner": "murmur2_random",
         **extra,
     }
