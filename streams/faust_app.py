@@ -10,12 +10,15 @@ from streams.settings import Settings
 from streams.topics import Topics
 
 PRODUCER_BATCH_BYTES = 128 * 1024  # (the brokers' default limit per record batch: 1 MB)
+# The fetch wait while some partitions' fetched records are still being worked through (below).
+BUSY_FETCH_WAIT_MS = 10
 
 
 def make_faust_app(settings: Settings) -> faust.App:
     _make_producers_idempotent()
     if not settings.is_tansu:
         _read_committed()
+        _refetch_worked_through_partitions_soon(settings.fetch_wait_ms or BUSY_FETCH_WAIT_MS)
     if settings.is_tansu:
         tansu_compat.apply(settings.fetch_wait_ms)  # only for the dev broker; never against Apache Kafka
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -84,3 +87,30 @@ def _read_committed() -> None:
 
     _create_worker_consumer.read_committed = True  # type: ignore[attr-defined]
     driver.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+
+
+def _refetch_worked_through_partitions_soon(busy_wait_ms: int) -> None:
+    """Cap the fetch wait at `busy_wait_ms` while some partitions' fetched records are still
+    being worked through (the Tansu workarounds have their own fetch waits).
+
+    faust asks for a 1,500 ms wait. On Apache Kafka a fetch ends as soon as records arrive, so
+    the wait only decides how often an idle consumer asks. But aiokafka keeps one fetch in flight
+    per broker, and leaves out of it the partitions whose records are still being worked through
+    (after 100 ms of that). A fetch for the others alone, where nothing arrives, held those
+    partitions' next fetch for its whole wait: 1,000 single-task pipelines took about 2 s instead
+    of 0.7 in half the runs, the orchestrator idle for 1.3 s with the results on the broker.
+    With no partition left out, the wait stays faust's: whatever arrives ends it."""
+    from aiokafka.consumer.fetcher import Fetcher
+
+    plan = Fetcher._get_actions_per_node
+    if getattr(plan, "busy_wait_ms", None) == busy_wait_ms:
+        return
+
+    def _get_actions_per_node(self: Any, assignment: Any) -> Any:
+        configured = self.__dict__.setdefault("_configured_fetch_max_wait_ms", self._fetch_max_wait_ms)
+        # (`_records`: the partitions fetched and not yet consumed, which this fetch leaves out)
+        self._fetch_max_wait_ms = min(configured, busy_wait_ms) if self._records else configured
+        return plan(self, assignment)
+
+    _get_actions_per_node.busy_wait_ms = busy_wait_ms  # type: ignore[attr-defined]
+    Fetcher._get_actions_per_node = _get_actions_per_node  # type: ignore[method-assign]
