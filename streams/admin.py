@@ -109,6 +109,17 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     }
 
 
+# How long a fetch may wait for records, unless `Settings.fetch_wait_ms` says otherwise: the
+# librdkafka consumers' (clients, workers, replay) always, and the orchestrator's on Apache Kafka
+# while some partitions' records are still being worked through (streams/faust_app.py). (Tansu's
+# aiokafka waits are its workarounds': streams/brokers/tansu_compat.py.)
+FETCH_WAIT_MS = 10
+
+
+def fetch_wait_ms(settings: Settings) -> int:
+    return FETCH_WAIT_MS if settings.fetch_wait_ms is None else settings.fetch_wait_ms
+
+
 def consumer_config(settings: Settings, group_id: str, **extra: Any) -> dict[str, Any]:
     session_ms = int(settings.session_timeout_s * 1000)
     return {
@@ -118,6 +129,6 @@ def consumer_config(settings: Settings, group_id: str, **extra: Any) -> dict[str
         "auto.offset.reset": "earliest",
         "session.timeout.ms": max(session_ms, 6000),
         "heartbeat.interval.ms": 1000,
-        "fetch.wait.max.ms": 10 if settings.fetch_wait_ms is None else settings.fetch_wait_ms,
+        "fetch.wait.max.ms": fetch_wait_ms(settings),
         **extra,
     }

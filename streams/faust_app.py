@@ -5,20 +5,19 @@ from typing import Any
 
 import faust
 
+from streams.admin import fetch_wait_ms
 from streams.brokers import tansu_compat
 from streams.settings import Settings
 from streams.topics import Topics
 
 PRODUCER_BATCH_BYTES = 128 * 1024  # (the brokers' default limit per record batch: 1 MB)
-# The fetch wait while some partitions' fetched records are still being worked through (below).
-BUSY_FETCH_WAIT_MS = 10
 
 
 def make_faust_app(settings: Settings) -> faust.App:
     _make_producers_idempotent()
     if not settings.is_tansu:
         _read_committed()
-        _refetch_worked_through_partitions_soon(settings.fetch_wait_ms or BUSY_FETCH_WAIT_MS)
+        _refetch_worked_through_partitions_soon(fetch_wait_ms(settings))
     if settings.is_tansu:
         tansu_compat.apply(settings.fetch_wait_ms)  # only for the dev broker; never against Apache Kafka
     settings.state_dir.mkdir(parents=True, exist_ok=True)

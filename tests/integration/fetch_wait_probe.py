@@ -13,13 +13,14 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.protocol.fetch import FetchRequest
 from confluent_kafka import Producer
 
-from streams.faust_app import BUSY_FETCH_WAIT_MS, _refetch_worked_through_partitions_soon
+from streams.admin import FETCH_WAIT_MS
+from streams.faust_app import _refetch_worked_through_partitions_soon
 
 RECORDS = 20
 
 
 async def probe(bootstrap: str, topic: str) -> dict[str, list[tuple[int, list[int]]]]:
-    _refetch_worked_through_partitions_soon(BUSY_FETCH_WAIT_MS)
+    _refetch_worked_through_partitions_soon(FETCH_WAIT_MS)
     producer = Producer({"bootstrap.servers": bootstrap})
     for _ in range(RECORDS):
         producer.produce(topic, b"x", partition=0)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.faust_app import BUSY_FETCH_WAIT_MS
+from streams.admin import FETCH_WAIT_MS
 
 pytestmark = pytest.mark.kafka
 
@@ -32,6 +32,6 @@ def test_a_fetch_that_leaves_out_unconsumed_partitions_waits_briefly(broker: Any
     phases = json.loads(completed.stdout)
     partition_1_alone = [wait for wait, partitions in phases["unconsumed"] if partitions == [1]]
     assert partition_1_alone, phases  # aiokafka fetched partition 1 without the unconsumed partition 0
-    assert set(partition_1_alone) == {BUSY_FETCH_WAIT_MS}, phases
+    assert set(partition_1_alone) == {FETCH_WAIT_MS}, phases
     both = [wait for wait, partitions in phases["consumed"] if partitions == [0, 1]]
     assert both and set(both) == {1500}, phases  # (faust's wait: records arriving end it)
