@@ -55,7 +55,8 @@ def deployed(kind: str, **settings: Any) -> Iterator[Deployment]:
     workdir = Path(tempfile.mkdtemp(prefix="kafka-tasks-bench-"))
     common = ["--app-id", tasks.app_id, "--bootstrap-servers", broker.bootstrap_servers, "--broker", kind]
     variables = {f"KAFKA_TASKS_{k.upper()}": str(v) for k, v in settings.items()}
-    env = dict(os.environ, KAFKA_TASKS_WEB_PORT="0", KAFKA_TASKS_WORKER_WEB_PORT="0", **variables)  # no HTTP server: nothing here reads it
+    # No HTTP servers unless asked for (`web_port=...`): nothing here reads them.
+    env = {**os.environ, "KAFKA_TASKS_WEB_PORT": "0", "KAFKA_TASKS_WORKER_WEB_PORT": "0", **variables}
 
     def spawn(name: str, *args: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], stdout=open(workdir / f"{name}.log", "wb"),

@@ -5,7 +5,8 @@
 
 Issue #5's target: after warm-up (the first wave) the orchestrator's RSS stays within 20%.
 Finished pipelines leave its memory at once (they are stored) and its table after
-`--retention-s`. Figures only.
+`--retention-s`; until then its web server's index keeps a summary of each (the orchestrator
+runs with its web server, as it does by default). Figures only.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_app import inc  # noqa: E402
 from bench.deployment import deployed, memory_mb  # noqa: E402
+from streams.brokers.tansu import free_port  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +29,7 @@ def main() -> None:
     parser.add_argument("--wave", type=int, default=5_000)
     parser.add_argument("--retention-s", type=float, default=24 * 3600.0)
     args = parser.parse_args()
-    with deployed(args.broker, finished_retention_s=args.retention_s) as deployment:
+    with deployed(args.broker, finished_retention_s=args.retention_s, web_port=free_port()) as deployment:
         pid = deployment.orchestrator.pid
         print(f"{args.pipelines:,} single-task pipelines in waves of {args.wave:,} on {args.broker}; "
               f"retention {args.retention_s:g} s")
