@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 import warnings
@@ -23,6 +22,7 @@ from faust.streams import _current_event
 from faust.types import TP
 
 from agents.batches import batches
+from agents.expiry_queue import ExpiryQueue
 from agents.log_probe import LogProbe
 from agents.observer import Observer
 from agents.offsets import OffsetGuard, Verdict
@@ -144,9 +144,9 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
     # Pipelines whose state in `live` is newer than the stored one -> the latest record that
     # changed them (its partition is the state's).
     unstored: dict[bytes, Any] = {}
-    # Finished pipelines in the table -> when they finished, in that order (near enough: event
-    # times), so the retention check reads only the due ones at its front.
-    expiring: dict[bytes, float] = {}
+    # Finished pipelines in the table, oldest finish first (event times), so the retention check
+    # reads only the due ones at the front; on disk: the retention may keep millions.
+    expiring = ExpiryQueue(settings.state_dir / "expiry-queue")
     last_store = [time.monotonic()]
     store_interval = [STORE_INTERVAL_S]
     guard = OffsetGuard()
@@ -344,10 +344,11 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
                 pipelines.data._set(key, step.stored)
             if step.state.status.is_finished:
                 live.pop(key, None)
-                expiring.pop(key, None)  # finished again (a re-run): to the back of the line
-                expiring[key] = step.state.finished_at or time.time()
+                # (finished again, a re-run: to the back of the line)
+                expiring.put(key, step.state.finished_at or time.time(), step.state.status.name)
             else:
                 live[key] = step.state
+                expiring.discard(key)  # running again: neither to expire nor counted as finished
         # What faust's changelog callback does: the offset stored with each partition's RocksDB,
         # from which a restart reads the changelog to catch up.
         for partition, offset in latest.items():
@@ -375,14 +376,11 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         """Remove pipelines finished longer than the retention ago from the table (a tombstone
         on the changelog), so it does not grow forever."""
         cutoff = time.time() - settings.finished_retention_s
-        due = list(itertools.takewhile(lambda key: expiring[key] <= cutoff, expiring))
-        if not due:
-            return
-        async with batch_lock:
+        async with batch_lock:  # (a batch may finish a due pipeline again: not after this read)
             assignment = app.consumer.assignment()
             removed = []
-            for key in due:
-                expiring.pop(key, None)
+            for key in expiring.due(cutoff):
+                expiring.discard(key)
                 if key in live or key in unstored:
                     continue  # submitted again since: running
                 partition = partition_of(key, settings.partitions)
@@ -455,17 +453,14 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
     def load_wakeups() -> None:
         # One pass over the table's assigned partitions (each state unpickled once), after each
         # rebalance's recovery: cheap next to the recovery that precedes it.
-        finished = dict(expiring)
         for key, state in pipelines.items():
             wake = next_wakeup(state)
             if wake is not None:
                 wakeups.setdefault(key.decode(), wake)
-            if state.status.is_finished:
-                finished.setdefault(key, state.finished_at or time.time())
+            if state.status.is_finished:  # (a batch since the rebalance may have queued it: newer)
+                expiring.put_if_absent(key, state.finished_at or time.time(), state.status.name)
             for observer in observers:
                 observer.loaded(state)
-        expiring.clear()
-        expiring.update(sorted(finished.items(), key=lambda item: item[1]))
         wakeups_loaded[0] = True
 
     @app.timer(interval=0.05)
