@@ -91,6 +91,7 @@ class OrchestratorView:
     state_of: Any  # pipeline id -> its state on this replica, or None
     lag: Any  # async () -> {(topic, partition): records not yet processed}
     ready: Any  # () -> bool: partitions assigned and restored, not rebalancing
+    finished_counts: Any  # () -> Counter: finished pipelines in this replica's table, by status
 
 
 def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Sequence[Observer] = ()) -> OrchestratorView:
@@ -503,4 +504,4 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
     def ready() -> bool:
         return bool(app.consumer.assignment()) and not app.rebalancing and not app.tables.recovery.in_recovery
 
-    return OrchestratorView(app, state_of, lag, ready)
+    return OrchestratorView(app, state_of, lag, ready, expiring.counts)

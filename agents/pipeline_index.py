@@ -2,12 +2,17 @@
 
 The table holds each pipeline's whole state, pickled: listing 100,000 of them from RocksDB would
 unpickle every one. This index keeps a few fields each, fed by the orchestrator's loop (an
-Observer) and rebuilt from the table after partitions move; finished pipelines leave it with the
-retention, as they leave the table.
+Observer) and rebuilt from the table after partitions move: every running pipeline, and the
+MAX_FINISHED that finished last. Like Flower's `max_tasks`: the retention keeps finished
+pipelines in the table for a day by default, and a summary each cost about 300 bytes for as long
+(at 100 pipelines a second, 8.6 million). Older finished pipelines are still found by id (from
+the table), and counted by status (the orchestrator's expiry queue counts them).
 """
 from __future__ import annotations
 
+import heapq
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,12 +77,23 @@ def _shared(names: frozenset[str]) -> frozenset[str]:
     return names
 
 
+MAX_FINISHED = 10_000
+
+
 class PipelineIndex(Observer):
     """Fed as the orchestrator folds, and from the table after partitions move."""
 
-    def __init__(self) -> None:
-        self._pipelines: dict[str, Summary] = {}
+    def __init__(self, max_finished: int = MAX_FINISHED) -> None:
+        self.max_finished = max_finished
+        self._running: dict[str, Summary] = {}
+        self._finished: dict[str, Summary] = {}  # the latest to finish, at most max_finished
+        # (finished at, id) of each kept finished summary, the earliest on top: the next to drop.
+        # Entries of summaries since dropped, run again or finished again stay until they surface.
+        self._by_finish: list[tuple[float, str]] = []
         self._schedules: dict[str, dict[str, Any]] = {}
+        # Finished pipelines of this replica's partitions by status, all of them (the orchestrator
+        # sets it: its expiry queue's counts); without it, those kept here are counted.
+        self.finished_counts: Callable[[], Counter[str]] | None = None
 
     # -- fed by the orchestrator ---------------------------------------------------------------
 
@@ -86,23 +102,25 @@ class PipelineIndex(Observer):
 
     def loaded(self, state: Any) -> None:
         if isinstance(state, PipelineState):
-            summary = Summary.of(state) if self._changed(state) else None
-            if summary is not None:
-                self._pipelines[state.pipeline_id] = summary
+            if self._changed(state):
+                self._keep(Summary.of(state), state.status.is_finished)
         elif isinstance(state, ScheduleState):
             self._schedules[state.definition.name] = schedule_summary(state)
         elif state is not None and not isinstance(state, LimiterState):
             raise TypeError(f"unexpected state in the table: {type(state).__name__}")
 
     def forgotten(self) -> None:
-        self._pipelines.clear()
+        self._running.clear()
+        self._finished.clear()
+        self._by_finish.clear()
         self._schedules.clear()
 
     def removed(self, pipeline_id: str) -> None:
         """`pipeline_id`: the table key, `schedule:<name>` for a schedule."""
         if pipeline_id.startswith(SCHEDULE_KEY_PREFIX):
             self._schedules.pop(pipeline_id[len(SCHEDULE_KEY_PREFIX):], None)
-        self._pipelines.pop(pipeline_id, None)
+        self._running.pop(pipeline_id, None)
+        self._finished.pop(pipeline_id, None)
 
     # -- read by the web API -------------------------------------------------------------------
 
@@ -114,9 +132,10 @@ class PipelineIndex(Observer):
         until: float | None = None,
         limit: int = 100,
     ) -> list[Summary]:
-        """Newest first: started at or after `since`, before `until`."""
+        """Newest first: started at or after `since`, before `until`; of the finished ones, the
+        MAX_FINISHED that finished last."""
         found = [
-            s for s in self._pipelines.values()
+            s for pipelines in (self._running, self._finished) for s in pipelines.values()
             if (status is None or s.status in status)
             and (task_name is None or task_name in s.task_names)
             and (since is None or (s.started_at is not None and s.started_at >= since))
@@ -126,13 +145,33 @@ class PipelineIndex(Observer):
         return found[:limit]
 
     def counts_by_status(self) -> Counter[str]:
-        return Counter(s.status for s in self._pipelines.values())
+        counts = Counter(s.status for s in self._running.values())
+        counts.update(self.finished_counts() if self.finished_counts else (s.status for s in self._finished.values()))
+        return counts
 
     def schedules(self) -> list[dict[str, Any]]:
         return sorted(self._schedules.values(), key=lambda s: s["name"])
 
     def _changed(self, state: PipelineState) -> bool:
         # A wide fan-out folds thousands of results with the same status: its summary stays.
-        known = self._pipelines.get(state.pipeline_id)
+        known = self._running.get(state.pipeline_id) or self._finished.get(state.pipeline_id)
         return known is None or known.status != state.status.name or known.finished_at != state.finished_at \
             or known.started_at != state.started_at
+
+    def _keep(self, summary: Summary, finished: bool) -> None:
+        pipeline_id = summary.pipeline_id
+        if not finished:
+            self._finished.pop(pipeline_id, None)  # (run again)
+            self._running[pipeline_id] = summary
+            return
+        self._running.pop(pipeline_id, None)
+        self._finished[pipeline_id] = summary
+        heapq.heappush(self._by_finish, (summary.finished_at or 0.0, pipeline_id))
+        while len(self._finished) > self.max_finished:
+            at, oldest = heapq.heappop(self._by_finish)
+            kept = self._finished.get(oldest)
+            if kept is not None and (kept.finished_at or 0.0) == at:
+                del self._finished[oldest]
+        if len(self._by_finish) > 2 * len(self._finished) + 1024:  # mostly stale: rebuilt
+            self._by_finish = [(s.finished_at or 0.0, i) for i, s in self._finished.items()]
+            heapq.heapify(self._by_finish)

@@ -111,6 +111,7 @@ def cmd_orchestrator(args: argparse.Namespace) -> int:
     # The observers feed only the web server: without one, the loop carries none of them.
     observers = [index, activity, metrics, answers] if settings.web_port else []
     view = install_orchestrator(app, settings, observers)
+    index.finished_counts = view.finished_counts  # (the index keeps the latest finished only)
     if settings.web_port:
         install_web(app, settings, view, index, activity, metrics, answers, tasks)
     worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)

@@ -4,6 +4,7 @@ activity (agents/task_activity.py) and the metrics (agents/metrics.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -126,6 +127,30 @@ def test_summaries_of_pipelines_running_the_same_tasks_share_one_set_of_names():
     assert by_id["again"].task_names is by_id["old"].task_names == frozenset({"m.load"})
     assert by_id["reordered"].task_names is by_id["mid"].task_names
     assert by_id["new"].task_names is not by_id["old"].task_names
+
+
+def test_the_index_keeps_every_running_pipeline_and_the_latest_to_finish():
+    index, replica = watched(PipelineIndex(max_finished=2))
+    for n, finished_at in enumerate([30.0, 10.0, 20.0, 40.0]):
+        replica.submit(f"p{n}", spec(task("load")), at=1.0 + n)
+        replica.succeed(f"p{n}", "load", n, at=finished_at)
+    replica.submit("running", spec(task("load")), at=5.0)
+    assert ids(index.pipelines()) == ["running", "p3", "p0"]  # finished at 40 and 30, started at 4 and 1
+    assert index.counts_by_status() == {"RUNNING": 1, "COMPLETED": 2}
+    replica.submit("p3", spec(task("load")), at=50.0, run=2)  # runs again: no longer finished
+    replica.succeed("p3", "load", 3, at=60.0)
+    replica.submit("p2", spec(task("load")), at=61.0, run=2)
+    assert ids(index.pipelines()) == ["p2", "p3", "running", "p0"]  # p3 started again at 50
+    index.forgotten()  # rebuilt from the table, in no particular order: the latest are kept again
+    for pipeline_id in ["p3", "p1", "running", "p0", "p2"]:
+        index.loaded(replica.states[pipeline_id])
+    assert ids(index.pipelines()) == ["p2", "p3", "running", "p0"]
+
+
+def test_finished_pipelines_are_counted_by_the_orchestrators_queue_when_it_has_one():
+    index, replica = indexed()  # old: COMPLETED; mid, new: RUNNING
+    index.finished_counts = lambda: Counter({"COMPLETED": 7, "FAILED": 2})
+    assert index.counts_by_status() == {"RUNNING": 2, "COMPLETED": 7, "FAILED": 2}
 
 
 def define_nightly(replica: Replica, name: str = "nightly") -> None:
