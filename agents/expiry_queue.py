@@ -38,8 +38,16 @@ class ExpiryQueue:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._counts: Counter[str] = Counter()
-        shutil.rmtree(path, ignore_errors=True)  # a previous run's: derived, and possibly stale
         path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # RocksDB's lock first: a second replica given this state directory must not wipe it
+            Rdict(str(path), _options()).close()
+        except Exception as error:
+            if "lock" not in str(error).lower():
+                raise
+            raise RuntimeError(
+                f"{path} is in use by another process: give each orchestrator replica its own --state-dir"
+            ) from error
+        shutil.rmtree(path, ignore_errors=True)  # a previous run's: derived, and possibly stale
         self._db = Rdict(str(path), _options())
 
     def put(self, key: bytes, finished_at: float, status: str) -> None:

@@ -89,3 +89,13 @@ def test_it_behaves_as_the_dict_it_replaced_over_random_operations(queue: Expiry
             model.clear()
         assert queue.counts() == +Counter(status for _, status in model.values())
     assert queue.due(clock) == list(model)
+
+
+def test_a_queue_in_use_is_neither_opened_nor_wiped_by_a_second_one(queue: ExpiryQueue):
+    # (RocksDB's lock is per process too: a second orchestrator given the same --state-dir)
+    queue.put(b"a", 10.0, "COMPLETED")
+    with pytest.raises(RuntimeError, match="give each orchestrator replica its own --state-dir"):
+        ExpiryQueue(queue.path)
+    assert queue.due(100.0) == [b"a"]
+    queue.put(b"b", 20.0, "COMPLETED")  # still writable
+    assert queue.due(100.0) == [b"a", b"b"]
