@@ -11,6 +11,10 @@ database of its own, beside the table's, two records a pipeline:
 
 and counts them by status in memory. It is derived from the table, never read after a restart:
 emptied when partitions move, and filled again from the table's states.
+
+It costs CPU instead: 200,000 pipelines queued at 5-10 µs each and expired at 13 µs each (a
+check and a discard), against about 1 µs for the dict. Expired records linger as tombstones
+until RocksDB compacts them: a check of the queue, empty after those 200,000, took 4.9 ms.
 """
 from __future__ import annotations
 
