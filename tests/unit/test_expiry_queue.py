@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.expiry_queue import ExpiryQueue
+from agents.expiry_queue import BLOCK_CACHE_BYTES, ExpiryQueue
 
 STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 
@@ -99,3 +99,15 @@ def test_a_queue_in_use_is_neither_opened_nor_wiped_by_a_second_one(queue: Expir
     assert queue.due(100.0) == [b"a"]
     queue.put(b"b", 20.0, "COMPLETED")  # still writable
     assert queue.due(100.0) == [b"a", b"b"]
+
+
+def test_looking_up_many_random_keys_keeps_its_block_cache_within_its_cap(queue: ExpiryQueue):
+    # Every store of a running pipeline looks its key up; RocksDB's default cache (32 MB) grew with
+    # the queue. Random keys, as pipeline ids are, spread the lookups over every block.
+    rng = random.Random(5)
+    for n in range(60_000):
+        key = rng.randbytes(16)
+        queue.discard(key)
+        queue.put(key, float(n), "COMPLETED")
+    usage = queue._db.property_int_value("rocksdb.block-cache-usage")  # (RocksDB's own figure)
+    assert 0 < usage <= BLOCK_CACHE_BYTES
