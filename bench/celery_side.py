@@ -1,8 +1,9 @@
 """The four workloads of bench/workloads.py on Celery with Redis, for bench/compare.py.
 
 Runs in a virtualenv of its own with celery[redis] (bench/compare.py makes it): starts a
-redis-server on loopback and a Celery worker with 2 processes, runs the workloads ROUNDS times,
-checks the results and prints each round's figures, as one JSON line.
+redis-server on loopback and a Celery worker with 2 processes, runs the workloads as many times
+untimed as its argument says (none without one), then ROUNDS times, checks the results and
+prints each round's figures, as one JSON line.
 """
 from __future__ import annotations
 
@@ -86,6 +87,8 @@ def main() -> None:
         from bench.celery_tasks import average, inc
 
         assert inc.delay(0).get(timeout=120) == 1  # worker up
+        for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 0):  # untimed
+            measure(chain, chord, average, inc)
         rounds = [measure(chain, chord, average, inc) for _ in range(ROUNDS)]
         print(json.dumps(rounds))
     finally:

@@ -7,7 +7,8 @@ Celery: a redis-server on loopback (Debian's package; installed with apt-get whe
 allowed) and a Celery worker with 2 processes, from celery[redis] in a virtualenv of its own
 (~/.cache/kafka-tasks/celery-venv, made on first use), running bench/celery_side.py. Equivalent
 task code (bench/bench_app.py, bench/celery_tasks.py). Each side runs the four workloads ROUNDS
-times (bench/shapes.py); the table sets each figure's median side by side, with its lowest and
+times (bench/shapes.py), on Apache Kafka after KAFKA_WARM_UP_ROUNDS untimed ones (the same number
+on Celery's side); the table sets each figure's median side by side, with its lowest and
 highest. If Celery or Redis cannot be installed, it says so and prints Kafka Tasks' figures
 alone. Figures only: nothing asserts a time.
 """
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.deployment import deployed  # noqa: E402
-from bench.shapes import ROUNDS, medians  # noqa: E402
+from bench.shapes import KAFKA_WARM_UP_ROUNDS, ROUNDS, medians  # noqa: E402
 from bench.workloads import measure  # noqa: E402
 
 CELERY_VENV = Path.home() / ".cache" / "kafka-tasks" / "celery-venv"
@@ -64,14 +65,15 @@ def redis_server() -> str | None:
     return None if shutil.which("redis-server") else "no redis-server, and apt-get could not install it"
 
 
-def celery_figures() -> list[dict[str, float]] | str:
+def celery_figures(warm_up_rounds: int) -> list[dict[str, float]] | str:
     problem = redis_server()
     if problem:
         return problem
     python = celery_python()
     if isinstance(python, str):
         return python
-    ran = subprocess.run([python, str(ROOT / "bench" / "celery_side.py")], capture_output=True, text=True, cwd=ROOT)
+    ran = subprocess.run([python, str(ROOT / "bench" / "celery_side.py"), str(warm_up_rounds)],
+                         capture_output=True, text=True, cwd=ROOT)
     if ran.returncode != 0:
         return "the Celery side failed: " + (ran.stderr or ran.stdout).strip()[-500:]
     rounds: list[dict[str, float]] = json.loads(ran.stdout.strip().splitlines()[-1])
@@ -105,14 +107,19 @@ def main() -> None:
     parser.add_argument("--broker", choices=["tansu", "kafka"], default="tansu")
     args = parser.parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}", flush=True)
+    warm_up_rounds = KAFKA_WARM_UP_ROUNDS if args.broker == "kafka" else 0
     with deployed(args.broker) as deployment:
+        for _ in range(warm_up_rounds):
+            measure(deployment.client)
         ours = [measure(deployment.client) for _ in range(ROUNDS)]
-    theirs = celery_figures()
+    theirs = celery_figures(warm_up_rounds)
     if isinstance(theirs, str):
         print(f"Celery + Redis not measured: {theirs}")
         theirs = None
     print(f"Kafka Tasks on {args.broker} (1 orchestrator + 1 worker) beside Celery 2 worker processes on Redis:")
     print(table(ours, theirs))
+    if warm_up_rounds:
+        print(f"(each side after {warm_up_rounds} untimed rounds, for the broker's JVM)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,12 @@ INDEPENDENT, CHAINS, FAN_OUT, ROUND_TRIPS = 1000, 300, 1000, 100
 # by side: one run of workload 1 lasts about a second, and on a 2-core machine running the
 # broker, the orchestrator, the worker and the client, one run's tasks/s varied by a quarter.
 ROUNDS = 3
+# On Apache Kafka, after this many untimed rounds on each side. Its JVM compiles its hot paths
+# over the first tens of thousands of records: over 5,000 single-task pipelines at a time, its
+# CPU per pipeline went 0.72, 0.71, 0.56, 0.39, 0.37, 0.32 ms (/proc), at first as much as the
+# orchestrator's, on the same 2 cores; a broker in production has long been warm. Not on Tansu:
+# its in-memory log slows down as it grows (after 5 such rounds, p50 29.9 ms instead of 18-19).
+KAFKA_WARM_UP_ROUNDS = 5
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:
