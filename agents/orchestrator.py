@@ -28,6 +28,7 @@ from agents.observer import Observer
 from agents.offsets import OffsetGuard, Verdict
 from agents.output import make_output
 from agents.recovery import reread_stalled_recovery
+from agents.reload import Reload
 from events.codec import Codec
 from events.decide import next_wakeup
 from events.messages import TimerElapsed, unbatched
@@ -137,7 +138,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
     wakeups: dict[str, float] = {}  # pipeline id -> when its next retry falls due
     # The due times live in the pipelines' states; this index of them is rebuilt from the table
     # after partitions move, so a retry waiting on a replica that died still falls due.
-    wakeups_loaded = [False]
+    reload = Reload()  # rebuilds the wakeups, the expiry queue and the index after partitions move
     # Write-through cache of running pipelines: reading a state back from RocksDB means
     # unpickling all of it, once per batch. Cleared whenever partitions move (another replica
     # may have written them meanwhile); finished pipelines leave it.
@@ -156,6 +157,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
     committed: dict[Any, int] = {}
 
     def forget() -> None:
+        reload.restart()
         live.clear()
         unstored.clear()
         expiring.clear()  # loaded again from the table with the wakeups
@@ -176,12 +178,10 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
             await output.close()  # the next owner of each partition starts its own
         forget()
         wakeups.clear()
-        wakeups_loaded[0] = False
 
     @app.on_partitions_assigned.connect
     async def forget_on_assign(sender: Any, assigned: Any, **_: Any) -> None:
         forget()
-        wakeups_loaded[0] = False
         await output.assign(tp.partition for tp in assigned if tp.topic == events.get_topic_name())
 
     async def start_cursor(tp: Any) -> None:
@@ -224,7 +224,6 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         log.error("writing a batch's outcome failed; folding again from the stored states: %r", error)
         await output.close()
         forget()
-        wakeups_loaded[0] = False
 
     async def process(batch: list[Any]) -> None:
         # Step 1: admit records in offset order, per partition; ask for a re-read on a gap.
@@ -287,6 +286,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
             for observer in observers:
                 observer.folded(event, state, more, at)
         for key, (state, record, _) in touched.items():
+            reload.changed(key)
             if state is None:
                 continue
             live[key] = state
@@ -388,6 +388,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
                 if TP(events.get_topic_name(), partition) not in assignment:
                     continue
                 pipelines.data._del(key)
+                reload.changed(key)  # (a pass under way may still hold its state)
                 for observer in observers:
                     observer.removed(key.decode())
                 removed.append(await app.producer.send(changelog, key, None, partition, None, None))
@@ -451,27 +452,25 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         if not watching:
             watching.append(app.add_future(watch_recovery()))
 
-    def load_wakeups() -> None:
-        # One pass over the table's assigned partitions (each state unpickled once), after each
-        # rebalance's recovery: cheap next to the recovery that precedes it.
-        for key, state in pipelines.items():
-            wake = next_wakeup(state)
-            if wake is not None:
-                wakeups.setdefault(key.decode(), wake)
-            if state.status.is_finished:  # (a batch since the rebalance may have queued it: newer)
-                expiring.put_if_absent(key, state.finished_at or time.time(), state.status.name)
-            for observer in observers:
-                observer.loaded(state)
-        wakeups_loaded[0] = True
+    def load(key: bytes, state: Any) -> None:
+        """What the orchestrator derives from a stored state, for `reload` (agents/reload.py)."""
+        wake = next_wakeup(state)
+        if wake is not None:
+            wakeups[key.decode()] = wake
+        if state.status.is_finished:
+            expiring.put_if_absent(key, state.finished_at or time.time(), state.status.name)
+        for observer in observers:
+            observer.loaded(state)
 
     @app.timer(interval=0.05)
     async def fire_due_retries() -> None:
         # Retries are scheduled, never slept: when one falls due, an event goes through the
         # pipeline's own partition so the agent decides it in order with everything else.
-        if not wakeups_loaded[0]:
+        if not reload.done:
             if app.rebalancing or app.tables.recovery.in_recovery:
                 return
-            load_wakeups()
+            if not await reload.run(pipelines.items(), load):
+                return  # partitions moved meanwhile: the next assignment's pass
         now = time.time()
         for pipeline_id, at in list(wakeups.items()):
             # (the event's timestamp, in whole ms, must not fall before `at`). Each send awaits:
@@ -502,6 +501,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         }
 
     def ready() -> bool:
-        return bool(app.consumer.assignment()) and not app.rebalancing and not app.tables.recovery.in_recovery
+        return (bool(app.consumer.assignment()) and not app.rebalancing and not app.tables.recovery.in_recovery
+                and reload.done)
 
     return OrchestratorView(app, state_of, lag, ready, expiring.counts)

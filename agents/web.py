@@ -183,7 +183,7 @@ def install_web(
     async def ready(request: Any) -> Any:
         if orchestrator.ready():
             return reply({"ready": True})
-        return reply({"ready": False, "reason": "no partitions assigned yet, or a rebalance or table recovery is under way"}, 503)
+        return reply({"ready": False, "reason": "no partitions assigned yet, or a rebalance, a table recovery or the pass that follows it is under way"}, 503)
 
     async def metrics_page(request: Any) -> Any:
         return web_response(await metrics.exposition(orchestrator.lag), 200, CONTENT_TYPE)
