@@ -467,10 +467,10 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
         # Retries are scheduled, never slept: when one falls due, an event goes through the
         # pipeline's own partition so the agent decides it in order with everything else.
         if not reload.done:
-            if app.rebalancing or app.tables.recovery.in_recovery:
-                return
-            if not await reload.run(pipelines.items(), load):
-                return  # partitions moved meanwhile: the next assignment's pass
+            # A task of its own: a pass may take minutes, and this timer would warn all along.
+            if not reload.running and not app.rebalancing and not app.tables.recovery.in_recovery:
+                app.add_future(reload.run(pipelines.items(), load))
+            return
         now = time.time()
         for pipeline_id, at in list(wakeups.items()):
             # (the event's timestamp, in whole ms, must not fall before `at`). Each send awaits:
