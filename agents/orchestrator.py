@@ -466,11 +466,12 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
     async def fire_due_retries() -> None:
         # Retries are scheduled, never slept: when one falls due, an event goes through the
         # pipeline's own partition so the agent decides it in order with everything else.
-        if not reload.done:
-            # A task of its own: a pass may take minutes, and this timer would warn all along.
-            if not reload.running and not app.rebalancing and not app.tables.recovery.in_recovery:
-                app.add_future(reload.run(pipelines.items(), load))
+        if app.rebalancing or app.tables.recovery.in_recovery:
             return
+        if not reload.done and not reload.running:
+            # A task of its own: a pass may take minutes, and this timer would warn all along.
+            # Meanwhile the wakeups known so far fire: batches' and those the pass has loaded.
+            app.add_future(reload.run(pipelines.items(), load))
         now = time.time()
         for pipeline_id, at in list(wakeups.items()):
             # (the event's timestamp, in whole ms, must not fall before `at`). Each send awaits:

@@ -15,6 +15,8 @@ round trips of 20-22 ms (p50) while the pass went on, and the pass took 25-26 s.
   that batch, newer: the pass skips it (`changed`).
 - Partitions may move again: the pass stops at its next break, and the next assignment starts
   a new one (`restart`).
+- The wakeups known so far fall due as usual; the expiry queue and the index fill as the pass
+  goes, and `/ready` says the replica is not ready until it ends.
 """
 from __future__ import annotations
 
