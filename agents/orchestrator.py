@@ -274,6 +274,7 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
                 if observers:
                     folded.append((event, state, more, at))
                 touched[key] = (state, record, decisions)
+                reload.changed(key)  # from here on, this batch decides what is derived from it
         # Step 4: publish the decisions and wait until the broker has them. The new states wait
         # in `live` to be stored (step 5), so they are always stored after their decisions were
         # sent: a state stored first would leave its pipeline waiting for tasks nobody was asked
@@ -286,7 +287,6 @@ def install_orchestrator(faust_app: faust.App, settings: Settings, observers: Se
             for observer in observers:
                 observer.folded(event, state, more, at)
         for key, (state, record, _) in touched.items():
-            reload.changed(key)
             if state is None:
                 continue
             live[key] = state

@@ -48,13 +48,14 @@ class Reload:
         self.done = False
 
     def changed(self, key: bytes) -> None:
-        """A batch has changed pipeline `key`: its state in the pass's snapshot is out of date."""
+        """A batch has folded an event of pipeline `key`, or the retention removed it: its state in
+        the pass's snapshot may be out of date."""
         if not self.done:
             self._changed.add(key)
 
     async def run(self, items: Iterable[tuple[bytes, Any]], visit: Callable[[bytes, Any], None]) -> bool:
-        """`visit(key, state)` for each of `items` (the table's) no batch has changed since the
-        pass began. True once all are visited; False if partitions moved meanwhile."""
+        """`visit(key, state)` for each of `items` (the table's) unchanged since the last
+        `restart`. True once all are visited; False if partitions moved meanwhile."""
         generation = self._generation
         self.running = True
         try:
